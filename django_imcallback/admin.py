@@ -1,0 +1,219 @@
+"""Read-only admin for the event log and the dismissals, fast on millions of rows.
+
+Searches are exact matches on indexed columns (an ``icontains`` over millions of
+member rows would scan them all), the event list never loads raw bodies, and a
+dismissal's page shows a bounded preview of its members with a link to all of them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
+
+from .handlers import registry
+from .models import CallbackEvent, DismissedGroup, DismissedGroupMember
+from .replay import replay_events
+
+MEMBER_PREVIEW = 200
+BODY_PREVIEW_BYTES = 256 * 1024
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records of what the OpenIM server said are evidence: nobody edits them here."""
+
+    show_full_result_count = False
+    search_help_text = _("Exact match.")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def exact_search(self, queryset: QuerySet, term: str) -> QuerySet:
+        raise NotImplementedError
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple[QuerySet, bool]:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return self.exact_search(queryset, term), False
+
+
+class CommandFilter(admin.SimpleListFilter):
+    """Commands with a handler, without a DISTINCT over the whole event table."""
+
+    title = _("command")
+    parameter_name = "command"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(command, command) for command in registry.commands()]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        return queryset.filter(command=value) if value else queryset
+
+
+@admin.register(CallbackEvent)
+class CallbackEventAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "received_at",
+        "command",
+        "status",
+        "operation_id",
+        "remote_addr",
+        "body_size",
+        "attempts",
+    )
+    list_filter = ("status", CommandFilter)
+    search_fields = ("operation_id",)
+    search_help_text = _("Exact operation ID, command or event number.")
+    ordering = ("-id",)
+    actions = ["replay"]
+    fields = (
+        "command",
+        "status",
+        "operation_id",
+        "remote_addr",
+        "received_at",
+        "processed_at",
+        "attempts",
+        "body_size",
+        "pretty_body",
+        "pretty_headers",
+        "error_text",
+        "dismissal_links",
+    )
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        # Bodies can be megabytes; the list never shows them.
+        return super().get_queryset(request).defer("body")
+
+    def exact_search(self, queryset: QuerySet, term: str) -> QuerySet:
+        condition = Q(operation_id=term) | Q(command=term)
+        if term.isdigit():
+            condition |= Q(pk=int(term))
+        return queryset.filter(condition)
+
+    @admin.display(description=_("body"))
+    def pretty_body(self, obj: CallbackEvent) -> str:
+        body = bytes(obj.body)
+        text = body[:BODY_PREVIEW_BYTES].decode("utf-8", errors="backslashreplace")
+        if len(body) <= BODY_PREVIEW_BYTES:
+            with contextlib.suppress(ValueError):
+                text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+        else:
+            text += f"\n... ({len(body) - BODY_PREVIEW_BYTES} more bytes)"
+        return format_html('<pre style="white-space: pre-wrap">{}</pre>', text)
+
+    @admin.display(description=_("headers"))
+    def pretty_headers(self, obj: CallbackEvent) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(obj.headers, indent=2, ensure_ascii=False))
+
+    @admin.display(description=_("error"))
+    def error_text(self, obj: CallbackEvent) -> str:
+        return format_html("<pre>{}</pre>", obj.error) if obj.error else "-"
+
+    @admin.display(description=_("dismissals created"))
+    def dismissal_links(self, obj: CallbackEvent) -> str:
+        links = [
+            (reverse("admin:django_imcallback_dismissedgroup_change", args=[pk]), group_id)
+            for pk, group_id in obj.dismissals.values_list("pk", "group_id")
+        ]
+        return format_html_join(", ", '<a href="{}">{}</a>', links) or "-"
+
+    def has_replay_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("django_imcallback.replay_callbackevent")
+
+    @admin.action(description=_("Replay selected events"), permissions=["replay"])
+    def replay(self, request: HttpRequest, queryset: QuerySet) -> None:
+        report = replay_events(queryset)
+        self.message_user(request, report.summary(), messages.SUCCESS)
+        for line in report.problems():
+            self.message_user(request, line, messages.WARNING)
+
+
+@admin.register(DismissedGroup)
+class DismissedGroupAdmin(ReadOnlyAdmin):
+    list_display = (
+        "group_id",
+        "owner_id",
+        "member_count",
+        "group_type",
+        "event_time",
+        "received_at",
+    )
+    search_fields = ("group_id",)
+    search_help_text = _("Exact group ID, owner ID or the user ID of any member.")
+    ordering = ("-id",)
+    fields = (
+        "group_id",
+        "owner_id",
+        "group_type",
+        "group_type_as_sent",
+        "member_count",
+        "event_time",
+        "received_at",
+        "event_link",
+        "members_preview",
+    )
+    readonly_fields = fields
+
+    def exact_search(self, queryset: QuerySet, term: str) -> QuerySet:
+        members = DismissedGroupMember.objects.filter(user_id=term).values("dismissal_id")
+        return queryset.filter(Q(group_id=term) | Q(owner_id=term) | Q(pk__in=members))
+
+    @admin.display(description=_("group type (as sent)"))
+    def group_type_as_sent(self, obj: DismissedGroup) -> str:
+        return json.dumps(obj.group_type_raw)
+
+    @admin.display(description=_("first event"))
+    def event_link(self, obj: DismissedGroup) -> str:
+        if obj.event_id is None:
+            return "-"
+        url = reverse("admin:django_imcallback_callbackevent_change", args=[obj.event_id])
+        return format_html('<a href="{}">#{}</a>', url, obj.event_id)
+
+    @admin.display(description=_("members"))
+    def members_preview(self, obj: DismissedGroup) -> str:
+        user_ids = list(
+            obj.members.order_by("pk").values_list("user_id", flat=True)[:MEMBER_PREVIEW]
+        )
+        if not user_ids:
+            return "-"
+        listing = format_html_join(", ", "{}", ((user_id,) for user_id in user_ids))
+        url = reverse("admin:django_imcallback_dismissedgroupmember_changelist")
+        more = obj.member_count - len(user_ids)
+        suffix = _("and %(count)d more") % {"count": more} if more > 0 else _("list them")
+        return format_html(
+            '{} &hellip; <a href="{}?dismissal__id__exact={}">{}</a>', listing, url, obj.pk, suffix
+        )
+
+
+@admin.register(DismissedGroupMember)
+class DismissedGroupMemberAdmin(ReadOnlyAdmin):
+    list_display = ("user_id", "dismissal")
+    list_select_related = ("dismissal",)
+    search_fields = ("user_id",)
+    search_help_text = _("Exact user ID.")
+    ordering = ("-id",)
+    fields = ("user_id", "dismissal")
+    readonly_fields = fields
+
+    def exact_search(self, queryset: QuerySet, term: str) -> QuerySet:
+        return queryset.filter(user_id=term)

@@ -1,0 +1,84 @@
+"""System checks: a misconfiguration shows up in ``manage.py check``, not as a 500."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import AppConfig
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
+
+from .conf import DEFAULTS, imcallback_settings
+
+# (setting, attribute of imcallback_settings that parses it, check id, hint)
+SETTING_CHECKS = [
+    (
+        "BASIC_AUTH",
+        "basic_auth",
+        "imcallback.E003",
+        'Use a list such as ["openim:a-long-random-password"].',
+    ),
+    (
+        "ALLOWED_IPS",
+        "allowed_ips",
+        "imcallback.E004",
+        'Use a list such as ["10.0.0.5", "192.168.0.0/16", "fd00::/8"].',
+    ),
+    (
+        "TRUSTED_PROXIES",
+        "trusted_proxies",
+        "imcallback.E005",
+        'Use a list such as ["127.0.0.1", "10.0.0.0/8"].',
+    ),
+    (
+        "SECRET_PATH",
+        "secret_path",
+        "imcallback.E006",
+        "Use a long random string: python -c 'import secrets; print(secrets.token_urlsafe(32))'.",
+    ),
+    (
+        "MAX_BODY_BYTES",
+        "max_body_bytes",
+        "imcallback.E007",
+        "Use a positive number of bytes, e.g. 64 * 1024 * 1024.",
+    ),
+]
+
+
+@checks.register(checks.Tags.security, checks.Tags.compatibility)
+def check_settings(
+    app_configs: list[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    try:
+        raw = imcallback_settings.raw
+    except ImproperlyConfigured as exc:
+        return [
+            checks.Error(str(exc), hint="Use a dict: IMCALLBACK = {...}.", id="imcallback.E001")
+        ]
+
+    messages: list[checks.CheckMessage] = [
+        checks.Error(
+            f"IMCALLBACK has an unknown key {key!r}.",
+            hint=f"Known keys: {', '.join(sorted(DEFAULTS))}. A misspelt security setting "
+            "leaves the endpoint open.",
+            id="imcallback.E002",
+        )
+        for key in sorted(set(raw) - set(DEFAULTS), key=str)
+    ]
+    broken = False
+    for _name, attribute, check_id, hint in SETTING_CHECKS:
+        try:
+            getattr(imcallback_settings, attribute)
+        except ImproperlyConfigured as exc:
+            broken = True
+            messages.append(checks.Error(str(exc), hint=hint, id=check_id))
+    if not broken and imcallback_settings.is_open:
+        messages.append(
+            checks.Warning(
+                "The OpenIM callback endpoint accepts requests from anyone.",
+                hint='Set IMCALLBACK["BASIC_AUTH"], IMCALLBACK["ALLOWED_IPS"] or '
+                'IMCALLBACK["SECRET_PATH"]; see the Security section of the README.',
+                id="imcallback.W001",
+            )
+        )
+    return messages

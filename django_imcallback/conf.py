@@ -1,0 +1,136 @@
+"""Settings of django-imcallback, all under one dict: ``settings.IMCALLBACK``.
+
+Every value is read from ``django.conf.settings`` on each access, so
+``override_settings(IMCALLBACK=...)`` works without any reload hook. Parsing
+(CIDR networks, credentials) is cached on the raw value, so a request pays for it
+once per distinct configuration, not once per request.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.core.exceptions import ImproperlyConfigured
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+DEFAULTS: dict[str, Any] = {
+    # "user:password" pairs accepted as HTTP Basic credentials. A list, so that
+    # credentials can be rotated: add the new pair, switch OpenIM, remove the old.
+    "BASIC_AUTH": [],
+    # Addresses or CIDR networks (IPv4 and IPv6) allowed to call. Empty: any.
+    "ALLOWED_IPS": [],
+    # Reverse proxies whose X-Forwarded-For header may be believed.
+    "TRUSTED_PROXIES": [],
+    # A secret first path segment: imcallback/<SECRET_PATH>/<command>. Empty: none.
+    "SECRET_PATH": "",
+    # Largest request body accepted; larger ones are answered 413. The default
+    # holds a dismissal of a million members with 40-character user IDs.
+    "MAX_BODY_BYTES": 64 * 1024 * 1024,
+}
+
+
+@dataclass(frozen=True)
+class Credential:
+    username: str
+    password: str
+
+
+def _as_list(name: str, value: Any) -> list[Any]:
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise ImproperlyConfigured(
+            f'IMCALLBACK["{name}"] must be a list, not {type(value).__name__}.'
+        )
+    return list(value)
+
+
+@lru_cache(maxsize=32)
+def parse_networks(name: str, values: tuple[Any, ...]) -> tuple[IPNetwork, ...]:
+    networks = []
+    for value in values:
+        if not isinstance(value, str):
+            raise ImproperlyConfigured(
+                f'IMCALLBACK["{name}"] entries must be strings, got {value!r}.'
+            )
+        try:
+            networks.append(ipaddress.ip_network(value.strip(), strict=False))
+        except ValueError as exc:
+            raise ImproperlyConfigured(
+                f'IMCALLBACK["{name}"] has {value!r}, which is not an IP address or network: {exc}.'
+            ) from exc
+    return tuple(networks)
+
+
+@lru_cache(maxsize=32)
+def parse_credentials(values: tuple[Any, ...]) -> tuple[Credential, ...]:
+    credentials = []
+    for position, value in enumerate(values):
+        username, _, password = value.partition(":") if isinstance(value, str) else ("", "", "")
+        if not (username and password):
+            # The value is a secret: name its position, never echo it.
+            raise ImproperlyConfigured(
+                f'IMCALLBACK["BASIC_AUTH"][{position}] is not a "user:password" string '
+                "with a non-empty user and password."
+            )
+        credentials.append(Credential(username, password))
+    return tuple(credentials)
+
+
+class Settings:
+    """Typed, always-current view of ``settings.IMCALLBACK``."""
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        value = getattr(django_settings, "IMCALLBACK", {})
+        if not isinstance(value, dict):
+            raise ImproperlyConfigured(
+                f"settings.IMCALLBACK must be a dict, not {type(value).__name__}."
+            )
+        return value
+
+    def _get(self, name: str) -> Any:
+        return self.raw.get(name, DEFAULTS[name])
+
+    @property
+    def basic_auth(self) -> tuple[Credential, ...]:
+        return parse_credentials(tuple(_as_list("BASIC_AUTH", self._get("BASIC_AUTH"))))
+
+    @property
+    def allowed_ips(self) -> tuple[IPNetwork, ...]:
+        values = tuple(_as_list("ALLOWED_IPS", self._get("ALLOWED_IPS")))
+        return parse_networks("ALLOWED_IPS", values)
+
+    @property
+    def trusted_proxies(self) -> tuple[IPNetwork, ...]:
+        values = tuple(_as_list("TRUSTED_PROXIES", self._get("TRUSTED_PROXIES")))
+        return parse_networks("TRUSTED_PROXIES", values)
+
+    @property
+    def secret_path(self) -> str:
+        value = self._get("SECRET_PATH") or ""
+        if not isinstance(value, str) or "/" in value or value != value.strip():
+            raise ImproperlyConfigured(
+                'IMCALLBACK["SECRET_PATH"] must be a string with no "/" and no surrounding spaces.'
+            )
+        return value
+
+    @property
+    def max_body_bytes(self) -> int:
+        value = self._get("MAX_BODY_BYTES")
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ImproperlyConfigured(
+                f'IMCALLBACK["MAX_BODY_BYTES"] must be a positive integer, got {value!r}.'
+            )
+        return value
+
+    @property
+    def is_open(self) -> bool:
+        """True when no caller check at all is configured."""
+        return not (self.basic_auth or self.allowed_ips or self.secret_path)
+
+
+imcallback_settings = Settings()

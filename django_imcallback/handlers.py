@@ -1,0 +1,148 @@
+"""One handler per OpenIM callback command, found through a registry.
+
+A handler is a serializer (what a valid body is), ``apply`` (what storing it means,
+run inside the pipeline's transaction) and ``announce`` (which signal to send after
+commit). Adding a command is writing one handler and one ``register()`` line; the
+view, the event log, authentication, replay and the admin serve it unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from django.db import IntegrityError
+from rest_framework import serializers
+
+from . import bulk
+from .models import CallbackEvent, DismissedGroup
+from .serializers import DismissGroupSerializer
+from .signals import group_dismissed
+
+Status = CallbackEvent.Status
+
+
+@dataclass
+class Outcome:
+    """What applying one event did."""
+
+    status: str
+    #: The stored object, handed to ``announce``.
+    instance: Any = None
+    #: Whether ``announce`` runs after commit (False for duplicates).
+    announce: bool = False
+    #: A note kept on the event, e.g. why it counts as a duplicate.
+    note: str = ""
+
+
+class Handler:
+    """Base class for callback command handlers."""
+
+    #: The command as OpenIM spells it in the URL, e.g. ``callbackAfterDisMissGroupCommand``.
+    command: ClassVar[str]
+    serializer_class: ClassVar[type[serializers.Serializer]]
+
+    def apply(self, event: CallbackEvent, data: dict[str, Any]) -> Outcome:
+        """Store the validated ``data``. Runs inside a transaction.
+
+        A unique-constraint violation may escape as ``IntegrityError``: the transaction
+        is rolled back and ``on_conflict`` runs in a new one.
+        """
+        return Outcome(Status.PROCESSED)
+
+    def on_conflict(
+        self, event: CallbackEvent, data: dict[str, Any], error: IntegrityError
+    ) -> Outcome:
+        """Resolve a conflict raised by ``apply``. Runs inside a new transaction."""
+        raise error
+
+    def announce(self, event: CallbackEvent, outcome: Outcome) -> list[tuple[Any, Any]]:
+        """Send this command's signal; return ``Signal.send_robust``'s result."""
+        return []
+
+
+class HandlerRegistry:
+    """Handlers by command. Lookup ignores case: forks disagree on ``DisMiss``/``Dismiss``."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, Handler] = {}
+
+    def register(self, handler: Handler) -> Handler:
+        self._handlers[handler.command.lower()] = handler
+        return handler
+
+    def unregister(self, command: str) -> None:
+        self._handlers.pop(command.lower(), None)
+
+    def get(self, command: str) -> Handler | None:
+        return self._handlers.get(command.lower())
+
+    def commands(self) -> list[str]:
+        return sorted(handler.command for handler in self._handlers.values())
+
+
+registry = HandlerRegistry()
+register = registry.register
+
+
+class DismissGroupHandler(Handler):
+    """``callbackAfterDisMissGroupCommand``: a group was dismissed.
+
+    The server really sends each dismissal twice, the second time with no members,
+    and under load the two copies race. The unique ``group_id`` decides who stores
+    the dismissal; a later copy never shrinks the snapshot, but completes one that a
+    member-less copy stored first.
+    """
+
+    command = "callbackAfterDisMissGroupCommand"
+    serializer_class = DismissGroupSerializer
+
+    def apply(self, event: CallbackEvent, data: dict[str, Any]) -> Outcome:
+        group_type_raw, group_type = data["group_type"] or (None, None)
+        member_ids = data["member_ids"]
+        dismissal = DismissedGroup.objects.create(
+            group_id=data["group_id"],
+            owner_id=data["owner_id"],
+            group_type_raw=group_type_raw,
+            group_type=group_type,
+            member_count=len(member_ids),
+            event_time=data["event_time"],
+            event=event,
+        )
+        bulk.insert_members(dismissal.pk, member_ids, using=dismissal._state.db)
+        return Outcome(Status.PROCESSED, dismissal, announce=True)
+
+    def on_conflict(
+        self, event: CallbackEvent, data: dict[str, Any], error: IntegrityError
+    ) -> Outcome:
+        dismissal = (
+            DismissedGroup.objects.select_for_update().filter(group_id=data["group_id"]).first()
+        )
+        if dismissal is None:
+            raise error  # Not the group_id constraint: a real failure.
+        if dismissal.event_id == event.pk:
+            # A replay of the event that stored it: its announcement is still owed.
+            return Outcome(Status.PROCESSED, dismissal, announce=True)
+        member_ids = data["member_ids"]
+        if dismissal.member_count == 0 and member_ids:
+            bulk.insert_members(dismissal.pk, member_ids, using=dismissal._state.db)
+            dismissal.member_count = len(member_ids)
+            dismissal.save(update_fields=["member_count"])
+            return Outcome(
+                Status.PROCESSED,
+                dismissal,
+                note=f"Completed the empty member snapshot of dismissal #{dismissal.pk}.",
+            )
+        return Outcome(
+            Status.DUPLICATE,
+            dismissal,
+            note=f"Group {dismissal.group_id!r} is already stored as dismissal #{dismissal.pk}.",
+        )
+
+    def announce(self, event: CallbackEvent, outcome: Outcome) -> list[tuple[Any, Any]]:
+        return group_dismissed.send_robust(
+            sender=DismissedGroup, dismissal=outcome.instance, event=event
+        )
+
+
+register(DismissGroupHandler())

@@ -1,0 +1,121 @@
+"""What django-imcallback stores: every delivery, and what it meant."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+# OpenIM IDs are varchar(64) on the server; leave room for forks and prefixes.
+ID_MAX_LENGTH = 255
+
+
+class CallbackEvent(models.Model):
+    """One HTTP delivery from the OpenIM server, recorded before it is trusted."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", _("received")
+        PROCESSED = "processed", _("processed")
+        DUPLICATE = "duplicate", _("duplicate")
+        INVALID = "invalid", _("invalid")
+        UNHANDLED = "unhandled", _("unhandled")
+        FAILED = "failed", _("failed")
+
+    command = models.CharField(
+        _("command"),
+        max_length=128,
+        blank=True,
+        db_index=True,
+        help_text=_("The callback command from the URL, e.g. callbackAfterDisMissGroupCommand."),
+    )
+    operation_id = models.CharField(
+        _("operation ID"),
+        max_length=128,
+        blank=True,
+        db_index=True,
+        help_text=_("The operationID header: OpenIM's only correlation ID."),
+    )
+    body = models.BinaryField(_("raw body"), default=b"")
+    body_size = models.PositiveBigIntegerField(_("body size (bytes)"), default=0)
+    headers = models.JSONField(_("headers"), default=dict, blank=True)
+    remote_addr = models.GenericIPAddressField(_("remote address"), null=True, blank=True)
+    received_at = models.DateTimeField(_("received at"), default=timezone.now, db_index=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.RECEIVED, db_index=True
+    )
+    error = models.TextField(_("error"), blank=True, help_text=_("Error message or traceback."))
+    attempts = models.PositiveIntegerField(
+        _("attempts"), default=0, help_text=_("How many times the event was processed.")
+    )
+    processed_at = models.DateTimeField(_("last processed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("callback event")
+        verbose_name_plural = _("callback events")
+        permissions = [("replay_callbackevent", "Can replay callback events")]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.command or '(no command)'} [{self.status}]"
+
+
+class DismissedGroup(models.Model):
+    """A group the OpenIM server dismissed: one row per group, however often it was announced."""
+
+    group_id = models.CharField(_("group ID"), max_length=ID_MAX_LENGTH, unique=True)
+    owner_id = models.CharField(_("owner ID"), max_length=ID_MAX_LENGTH, blank=True, db_index=True)
+    group_type_raw = models.JSONField(
+        _("group type (as sent)"),
+        null=True,
+        blank=True,
+        help_text=_('groupType exactly as it arrived: 2, "2" or the one-character "\\u0002".'),
+    )
+    group_type = models.IntegerField(_("group type"), null=True, blank=True)
+    member_count = models.PositiveIntegerField(_("member count"), default=0)
+    event_time = models.DateTimeField(
+        _("dismissed at (server time)"),
+        null=True,
+        blank=True,
+        help_text=_("The server's eventTime, when it sent one."),
+    )
+    received_at = models.DateTimeField(_("received at"), default=timezone.now, db_index=True)
+    event = models.ForeignKey(
+        CallbackEvent,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="dismissals",
+        verbose_name=_("first event"),
+    )
+
+    class Meta:
+        verbose_name = _("dismissed group")
+        verbose_name_plural = _("dismissed groups")
+
+    def __str__(self) -> str:
+        return self.group_id
+
+
+class DismissedGroupMember(models.Model):
+    """One member of a group at the moment it was dismissed."""
+
+    # No index of its own: the unique (dismissal, user_id) index serves lookups by dismissal.
+    dismissal = models.ForeignKey(
+        DismissedGroup,
+        on_delete=models.CASCADE,
+        related_name="members",
+        db_index=False,
+        verbose_name=_("dismissal"),
+    )
+    user_id = models.CharField(_("user ID"), max_length=ID_MAX_LENGTH, db_index=True)
+
+    class Meta:
+        verbose_name = _("dismissed group member")
+        verbose_name_plural = _("dismissed group members")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dismissal", "user_id"], name="imcallback_member_unique_per_dismissal"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.user_id

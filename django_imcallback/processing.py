@@ -1,0 +1,177 @@
+"""The pipeline every recorded delivery goes through, in the view and on replay.
+
+parse -> find the handler -> validate -> apply in one transaction -> announce after commit.
+Each step ends by writing the event's status in the same statement that counts the
+attempt, so the event log always says how far a delivery got.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import traceback
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from django.db import IntegrityError, router, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from .handlers import Handler, Outcome, registry
+from .models import CallbackEvent
+from .signals import callback_received
+
+logger = logging.getLogger("django_imcallback")
+
+Status = CallbackEvent.Status
+COMMAND_MAX_LENGTH = CallbackEvent._meta.get_field("command").max_length or 128
+
+
+class BadPayload(ValueError):
+    """The body is not a JSON object; ``detail`` says what is wrong with it."""
+
+    def __init__(self, message: str, detail: Any = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+
+@dataclass
+class Result:
+    """What processing one event ended in: the view turns it into a response."""
+
+    status: str
+    message: str = ""
+    detail: Any = field(default="")
+
+    @property
+    def is_invalid(self) -> bool:
+        return self.status == Status.INVALID
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_payload(body: bytes) -> dict[str, Any]:
+    """Decode a body as a JSON object, with an error message a person can act on."""
+    if not body.strip():
+        raise BadPayload("The request body is empty; expected a JSON object.")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadPayload(
+            "The request body is not valid UTF-8.",
+            f"byte 0x{body[exc.start]:02x} at position {exc.start}",
+        ) from exc
+    try:
+        payload = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError as exc:
+        raise BadPayload("The request body is JSON nested too deeply.") from exc
+    except ValueError as exc:
+        raise BadPayload("The request body is not valid JSON.", str(exc)) from exc
+    if not isinstance(payload, dict):
+        raise BadPayload(f"The request body must be a JSON object, not {_json_type(payload)}.")
+    return payload
+
+
+def _json_type(value: Any) -> str:
+    names = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+    return names.get(type(value), "a number")
+
+
+def _save_status(event: CallbackEvent, status: str, error: str = "") -> None:
+    """Write the event's status and count the attempt, in one UPDATE."""
+    now = timezone.now()
+    CallbackEvent.objects.filter(pk=event.pk).update(
+        status=status,
+        error=error,
+        command=event.command,
+        attempts=F("attempts") + 1,
+        processed_at=now,
+    )
+    event.status, event.error, event.processed_at = status, error, now
+    event.attempts += 1
+
+
+def process_event(event: CallbackEvent) -> Result:
+    """Validate, apply and announce a recorded event. Safe to call again (replay)."""
+    try:
+        payload = parse_payload(bytes(event.body))
+    except BadPayload as exc:
+        _save_status(event, Status.INVALID, f"{exc.message} {exc.detail}".strip())
+        return Result(Status.INVALID, exc.message, exc.detail)
+
+    if not event.command and isinstance(payload.get("callbackCommand"), str):
+        # Old servers post to the bare URL and name the command only in the body.
+        event.command = payload["callbackCommand"][:COMMAND_MAX_LENGTH]
+    if not event.command:
+        message = "No callback command: neither the URL nor callbackCommand names one."
+        _save_status(event, Status.INVALID, message)
+        return Result(Status.INVALID, message, {"callbackCommand": ["This field is required."]})
+
+    handler = registry.get(event.command)
+    if handler is None:
+        logger.info("No handler for %s (event %s); acknowledged.", event.command, event.pk)
+        return _commit(event, payload, None, Outcome(Status.UNHANDLED))
+
+    serializer = handler.serializer_class(data=payload)
+    if not serializer.is_valid():
+        detail = serializer.errors
+        message = f"The {event.command} body is invalid: " + ", ".join(detail) + "."
+        _save_status(event, Status.INVALID, json.dumps(detail, ensure_ascii=False))
+        return Result(Status.INVALID, message, detail)
+    data = serializer.validated_data
+
+    try:
+        try:
+            return _commit(event, payload, handler, None, data=data)
+        except IntegrityError as conflict:
+            return _commit(event, payload, handler, None, data=data, conflict=conflict)
+    except Exception:
+        logger.exception("Applying event %s (%s) failed.", event.pk, event.command)
+        _save_status(event, Status.FAILED, traceback.format_exc())
+        return Result(Status.FAILED, "Storing the callback failed.")
+
+
+def _commit(
+    event: CallbackEvent,
+    payload: dict[str, Any],
+    handler: Handler | None,
+    outcome: Outcome | None,
+    *,
+    data: dict[str, Any] | None = None,
+    conflict: IntegrityError | None = None,
+) -> Result:
+    """Apply (or resolve a conflict) and save the status in one transaction."""
+    with transaction.atomic(using=router.db_for_write(CallbackEvent)):
+        if outcome is None:
+            assert handler is not None
+            assert data is not None
+            outcome = (
+                handler.on_conflict(event, data, conflict)
+                if conflict
+                else handler.apply(event, data)
+            )
+        _save_status(event, outcome.status, outcome.note)
+        transaction.on_commit(partial(announce, event, payload, handler, outcome))
+    # Outside any outer transaction the signals have run by now and may have failed.
+    return Result(event.status)
+
+
+def announce(
+    event: CallbackEvent, payload: dict[str, Any], handler: Handler | None, outcome: Outcome
+) -> None:
+    """Send the signals for a committed event; a raising receiver marks the event failed."""
+    responses: list[tuple[Any, Any]] = []
+    if handler is not None and outcome.announce:
+        responses += handler.announce(event, outcome)
+    responses += callback_received.send_robust(
+        sender=CallbackEvent, event=event, command=event.command, payload=payload
+    )
+    errors = [response for _, response in responses if isinstance(response, BaseException)]
+    if errors:
+        text = "\n".join("".join(traceback.format_exception(error)) for error in errors)
+        CallbackEvent.objects.filter(pk=event.pk).update(status=Status.FAILED, error=text)
+        event.status, event.error = Status.FAILED, text

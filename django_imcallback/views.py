@@ -1,0 +1,166 @@
+"""The callback endpoint: authenticate, record, process, answer in OpenIM's JSON shape."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db import DatabaseError, transaction
+from django.http import HttpRequest, HttpResponse
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+
+from . import responses
+from .conf import imcallback_settings
+from .models import CallbackEvent
+from .processing import COMMAND_MAX_LENGTH, process_event
+from .security import check_caller
+
+logger = logging.getLogger("django_imcallback")
+
+Status = CallbackEvent.Status
+#: Never stored: they carry credentials.
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+JSON_CONTENT_TYPES = ("application/json", "text/json")
+CHUNK_SIZE = 1024 * 1024
+
+
+class BodyTooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+
+def read_body(request: HttpRequest, limit: int) -> bytes:
+    """Read the body from the stream, never more than ``limit`` bytes.
+
+    Reading the stream rather than ``request.body`` is deliberate: the app sets its own
+    limit (``MAX_BODY_BYTES``) instead of Django's ``DATA_UPLOAD_MAX_MEMORY_SIZE``, which
+    a host keeps small for forms, and a too-large body is refused before it is buffered.
+    """
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        raise BodyTooLarge(declared)
+    chunks, size = [], 0
+    while chunk := request.read(min(CHUNK_SIZE, limit + 1 - size)):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(size)
+    return b"".join(chunks)
+
+
+def stored_headers(request: HttpRequest) -> dict[str, str]:
+    return {
+        name: value.replace("\x00", "")[:1024]
+        for name, value in request.headers.items()
+        if name.lower() not in SECRET_HEADERS
+    }
+
+
+def is_json_content_type(content_type: str) -> bool:
+    media_type = content_type.partition(";")[0].strip().lower()
+    return not media_type or media_type in JSON_CONTENT_TYPES or media_type.endswith("+json")
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+@method_decorator(transaction.non_atomic_requests, name="dispatch")
+class CallbackView(View):
+    """``POST <prefix>/[<secret>/]<command>``: one OpenIM callback delivery.
+
+    Not atomic even under ``ATOMIC_REQUESTS``: the event is committed before processing,
+    so no rollback can take the record of a delivery (or of its failure) with it.
+    """
+
+    http_method_names = ["post", "options"]
+
+    def http_method_not_allowed(
+        self, request: HttpRequest, *args: Any, **kwargs: Any
+    ) -> HttpResponse:
+        return responses.error(
+            405,
+            f"Method {request.method} is not allowed; OpenIM callbacks are POSTed.",
+            headers={"Allow": "POST, OPTIONS"},
+        )
+
+    def post(
+        self, request: HttpRequest, command: str = "", token: str | None = None
+    ) -> HttpResponse:
+        try:
+            address, denial = check_caller(request, token)
+            max_body_bytes = imcallback_settings.max_body_bytes
+        except ImproperlyConfigured as exc:
+            logger.error("IMCALLBACK is misconfigured, refusing callbacks: %s", exc)
+            return responses.error(500, "The callback receiver is misconfigured.")
+        if denial is not None:
+            logger.warning(
+                "Refused callback from %s (%s): %s",
+                address or request.META.get("REMOTE_ADDR"),
+                request.path,
+                denial.message,
+            )
+            return responses.error(denial.status, denial.message, headers=denial.headers)
+
+        event = CallbackEvent(
+            command=command[:COMMAND_MAX_LENGTH],
+            operation_id=request.headers.get("operationID", "")[:128],
+            headers=stored_headers(request),
+            remote_addr=str(address) if address else None,
+        )
+        problem: tuple[int, str, str] | None = None
+        try:
+            event.body = read_body(request, max_body_bytes)
+        except BodyTooLarge as exc:
+            problem = (
+                413,
+                "The request body is too large.",
+                f"{exc.size} bytes; the limit (IMCALLBACK['MAX_BODY_BYTES']) is {max_body_bytes}.",
+            )
+            event.body_size, event.status, event.error = exc.size, Status.INVALID, problem[2]
+        else:
+            event.body_size = len(event.body)
+            if not is_json_content_type(request.content_type or ""):
+                problem = (
+                    400,
+                    "The Content-Type must be application/json.",
+                    f"got {request.content_type!r}",
+                )
+                event.status, event.error = Status.INVALID, f"{problem[1]} ({problem[2]})"
+
+        try:
+            event.save(force_insert=True)
+            if problem:
+                return responses.error(*problem)
+            result = process_event(event)
+        except DatabaseError:
+            self._log_lost_delivery(event)
+            return responses.error(
+                503, "The callback could not be stored; the database is unavailable."
+            )
+        if result.is_invalid:
+            return responses.error(400, result.message, result.detail)
+        return responses.success()
+
+    def _log_lost_delivery(self, event: CallbackEvent) -> None:
+        """Put the whole delivery in the log: with the database down, it is the only copy."""
+        body = bytes(event.body)
+        try:
+            text, encoding = body.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            text, encoding = base64.b64encode(body).decode("ascii"), "base64"
+        logger.error(
+            "Database unavailable; callback NOT stored. command=%s operationID=%s remote=%s "
+            "headers=%s body_encoding=%s body=%s",
+            event.command,
+            event.operation_id,
+            event.remote_addr,
+            event.headers,
+            encoding,
+            text,
+            exc_info=True,
+        )

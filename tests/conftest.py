@@ -1,0 +1,92 @@
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from django_imcallback.signals import callback_received, group_dismissed
+
+from .factories import DISMISS
+
+requires_postgres = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="needs PostgreSQL (set DATABASE_URL)"
+)
+
+
+def go_json(payload: Any) -> bytes:
+    """Encode like Go's json.Encoder: compact, <>& escaped, trailing newline."""
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    for char, escape in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
+        text = text.replace(char, escape)
+    return (text + "\n").encode()
+
+
+@pytest.fixture
+def post(client):
+    """POST a body to the callback endpoint the way OpenIM does."""
+
+    def _post(
+        body: Any,
+        command: str | None = DISMISS,
+        *,
+        path: str | None = None,
+        operation_id: str = "op-1",
+        content_type: str = "application/json; charset=utf-8",
+        **extra: Any,
+    ):
+        if not isinstance(body, bytes):
+            body = go_json(body)
+        url = path if path is not None else f"/imcallback/{command}"
+        headers = {"Operationid": operation_id, "User-Agent": "Go-http-client/1.1"}
+        headers.update(extra.pop("headers", {}))
+        return client.generic(
+            "POST", url, body, content_type=content_type, headers=headers, **extra
+        )
+
+    return _post
+
+
+@dataclass
+class Recorder:
+    calls: list[dict[str, Any]] = field(default_factory=list)
+
+    def __call__(self, sender: Any, **kwargs: Any) -> None:
+        self.calls.append({"sender": sender, **kwargs})
+
+
+@pytest.fixture
+def dismissed_signals():
+    recorder = Recorder()
+    group_dismissed.connect(recorder, weak=False)
+    yield recorder.calls
+    group_dismissed.disconnect(recorder)
+
+
+@pytest.fixture
+def received_signals():
+    recorder = Recorder()
+    callback_received.connect(recorder, weak=False)
+    yield recorder.calls
+    callback_received.disconnect(recorder)
+
+
+@pytest.fixture
+def failing_receiver():
+    """A group_dismissed receiver that raises, as a buggy host receiver would."""
+
+    def receiver(sender: Any, **kwargs: Any) -> None:
+        raise RuntimeError("receiver exploded")
+
+    group_dismissed.connect(receiver, weak=False)
+    yield receiver
+    group_dismissed.disconnect(receiver)
+
+
+SUCCESS = {"actionCode": 0, "errCode": 0, "errMsg": "", "errDlt": "", "nextCode": 0}
