@@ -142,6 +142,11 @@ class CallbackView(View):
             return responses.error(
                 503, "The callback could not be stored; the database is unavailable."
             )
+        except Exception:
+            # A bug, in a handler or here. The event is recorded (and stays replayable);
+            # the answer is still OpenIM's JSON, never Django's HTML error page.
+            logger.exception("Processing event %s (%s) crashed.", event.pk, event.command)
+            return responses.error(500, "The callback was recorded but could not be processed.")
         if result.is_invalid:
             return responses.error(400, result.message, result.detail)
         return responses.success()

@@ -1,0 +1,249 @@
+"""Operators recover and tidy up: replay, prune, and a database outage."""
+
+import logging
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import OperationalError
+from django.utils import timezone
+
+from django_imcallback import processing
+from django_imcallback.models import CallbackEvent, DismissedGroup, DismissedGroupMember
+from django_imcallback.replay import replay_events
+
+from .conftest import go_json
+from .factories import (
+    CallbackEventFactory,
+    DismissedGroupFactory,
+    DismissedGroupMemberFactory,
+    DismissPayloadFactory,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+Status = CallbackEvent.Status
+
+
+def dismiss_event(**kwargs):
+    payload = DismissPayloadFactory(**kwargs.pop("payload", {}))
+    return CallbackEventFactory(body=go_json(payload), **kwargs)
+
+
+# -- Replay -----------------------------------------------------------------------------
+
+
+def test_failed_receiver_event_is_replayed_and_announced_once(
+    post, failing_receiver, dismissed_signals
+):
+    from django_imcallback.signals import group_dismissed
+
+    post(DismissPayloadFactory(groupID="g1", membersID=["a", "b"]))
+    event = CallbackEvent.objects.get()
+    assert event.status == Status.FAILED
+    group_dismissed.disconnect(failing_receiver)  # the host fixed its receiver
+    dismissed_signals.clear()
+
+    call_command("imcallback_replay", str(event.pk))
+
+    event.refresh_from_db()
+    assert event.status == Status.PROCESSED
+    assert event.error == ""
+    assert event.attempts == 2
+    assert DismissedGroup.objects.count() == 1
+    assert DismissedGroupMember.objects.count() == 2
+    assert [call["dismissal"].group_id for call in dismissed_signals] == ["g1"]
+
+    call_command("imcallback_replay", str(event.pk))  # idempotent: nothing more happens
+
+    event.refresh_from_db()
+    assert event.attempts == 2
+    assert len(dismissed_signals) == 1
+
+
+def test_replay_by_default_takes_failed_events_only(capsys):
+    failed = dismiss_event(status=Status.FAILED)
+    invalid = dismiss_event(status=Status.INVALID)
+    processed = dismiss_event(status=Status.PROCESSED)
+
+    call_command("imcallback_replay")
+
+    statuses = {e.pk: e.status for e in CallbackEvent.objects.all()}
+    assert statuses == {
+        failed.pk: Status.PROCESSED,
+        invalid.pk: Status.INVALID,
+        processed.pk: Status.PROCESSED,
+    }
+    assert "Replayed 1 event(s): 1 processed." in capsys.readouterr().out
+
+
+def test_replay_by_status_and_command():
+    quit_event = dismiss_event(status=Status.UNHANDLED, command="callbackAfterQuitGroupCommand")
+    dismissal = dismiss_event(status=Status.UNHANDLED)
+
+    call_command(
+        "imcallback_replay",
+        status=["unhandled"],
+        callback_command="callbackafterdismissgroupcommand",
+    )
+
+    quit_event.refresh_from_db()
+    dismissal.refresh_from_db()
+    assert quit_event.attempts == 0
+    assert dismissal.status == Status.PROCESSED
+
+
+def test_replay_of_an_invalid_event_revalidates_it():
+    event = CallbackEventFactory(body=b"{broken", status=Status.INVALID)
+
+    call_command("imcallback_replay", str(event.pk))
+
+    event.refresh_from_db()
+    assert event.status == Status.INVALID
+    assert event.attempts == 1
+    assert "not valid JSON" in event.error
+
+
+def test_dry_run_changes_nothing(capsys):
+    event = dismiss_event(status=Status.FAILED)
+
+    call_command("imcallback_replay", "--dry-run")
+
+    event.refresh_from_db()
+    assert (event.status, event.attempts) == (Status.FAILED, 0)
+    assert not DismissedGroup.objects.exists()
+    assert "Would replay 1 event(s)" in capsys.readouterr().out
+
+
+def test_force_replays_processed_events_and_resends_signals(post, dismissed_signals):
+    post(DismissPayloadFactory())
+    event = CallbackEvent.objects.get()
+
+    call_command("imcallback_replay", str(event.pk), "--force")
+
+    assert len(dismissed_signals) == 2
+    assert DismissedGroup.objects.count() == 1
+
+
+def test_replay_skips_events_in_flight_but_takes_stuck_ones():
+    in_flight = dismiss_event(status=Status.RECEIVED)
+    stuck = dismiss_event(status=Status.RECEIVED)
+    CallbackEvent.objects.filter(pk=stuck.pk).update(
+        received_at=timezone.now() - timedelta(hours=1)
+    )
+
+    report = replay_events(CallbackEvent.objects.all())
+
+    assert report.skipped == [in_flight.pk]
+    assert dict(report.outcomes) == {Status.PROCESSED: 1}
+
+
+def test_unknown_event_id_is_an_error():
+    with pytest.raises(CommandError, match="No such event"):
+        call_command("imcallback_replay", "999999")
+
+
+def test_event_failing_again_is_reported(failing_receiver):
+    event = dismiss_event(status=Status.FAILED)
+
+    with pytest.raises(CommandError, match="1 event"):
+        call_command("imcallback_replay", str(event.pk))
+
+    event.refresh_from_db()
+    assert event.status == Status.FAILED
+    assert event.attempts == 1
+
+
+# -- Prune ------------------------------------------------------------------------------
+
+
+def aged(obj, days):
+    type(obj).objects.filter(pk=obj.pk).update(received_at=timezone.now() - timedelta(days=days))
+    return obj
+
+
+def test_prune_deletes_old_events_in_batches_and_keeps_dismissals(capsys):
+    old = [aged(dismiss_event(), 40) for _ in range(5)]
+    recent = dismiss_event()
+    dismissal = DismissedGroupFactory(event=old[0])
+
+    call_command("imcallback_prune", "--older-than", "30", "--batch-size", "2")
+
+    assert list(CallbackEvent.objects.values_list("pk", flat=True)) == [recent.pk]
+    dismissal.refresh_from_db()
+    assert dismissal.event is None
+    assert "Deleted 5 event(s)" in capsys.readouterr().out
+
+
+def test_prune_keeps_failed_events_unless_asked():
+    failed = aged(dismiss_event(status=Status.FAILED), 40)
+
+    call_command("imcallback_prune", "--older-than", "30")
+    assert CallbackEvent.objects.filter(pk=failed.pk).exists()
+
+    call_command("imcallback_prune", "--older-than", "30", "--include-failed")
+    assert not CallbackEvent.objects.exists()
+
+
+def test_prune_can_include_dismissals_with_their_members():
+    old = aged(DismissedGroupFactory(), 40)
+    DismissedGroupMemberFactory.create_batch(3, dismissal=old)
+    recent = DismissedGroupFactory()
+    DismissedGroupMemberFactory(dismissal=recent)
+
+    call_command("imcallback_prune", "--older-than", "30", "--include-dismissals")
+
+    assert list(DismissedGroup.objects.all()) == [recent]
+    assert DismissedGroupMember.objects.count() == 1
+
+
+def test_prune_dry_run_deletes_nothing(capsys):
+    aged(dismiss_event(), 40)
+
+    call_command("imcallback_prune", "--older-than", "30", "--dry-run")
+
+    assert CallbackEvent.objects.count() == 1
+    assert "Would delete 1 event(s)" in capsys.readouterr().out
+
+
+# -- Database outage --------------------------------------------------------------------
+
+
+def database_down(*args, **kwargs):
+    raise OperationalError("server closed the connection unexpectedly")
+
+
+def test_database_down_answers_503_and_logs_the_whole_delivery(post, monkeypatch, caplog):
+    monkeypatch.setattr(CallbackEvent, "save", database_down)
+    payload = DismissPayloadFactory(groupID="g-lost", membersID=["u-1"])
+
+    with caplog.at_level(logging.ERROR, logger="django_imcallback"):
+        response = post(payload, operation_id="op-lost")
+
+    assert response.status_code == 503
+    assert response.json()["errCode"] == 503
+    [record] = [r for r in caplog.records if r.name == "django_imcallback"]
+    message = record.getMessage()
+    assert go_json(payload).decode() in message
+    assert "op-lost" in message
+    assert "callbackAfterDisMissGroupCommand" in message
+
+
+def test_database_down_with_a_binary_body_logs_it_as_base64(post, monkeypatch, caplog):
+    monkeypatch.setattr(CallbackEvent, "save", database_down)
+
+    with caplog.at_level(logging.ERROR, logger="django_imcallback"):
+        post(b"\xff\x00\x01")
+
+    [record] = [r for r in caplog.records if r.name == "django_imcallback"]
+    assert "body_encoding=base64 body=/wAB" in record.getMessage()
+
+
+def test_database_failing_after_the_event_is_recorded_is_a_503(post, monkeypatch):
+    monkeypatch.setattr(processing, "_save_status", database_down)
+
+    response = post(DismissPayloadFactory())
+
+    assert response.status_code == 503
+    assert CallbackEvent.objects.get().status == Status.RECEIVED  # replayable once stuck

@@ -1,0 +1,148 @@
+"""Concurrency and transaction guarantees. Meaningful only on PostgreSQL (DATABASE_URL)."""
+
+import threading
+
+import pytest
+from django.db import connection, connections
+from django.test import Client
+
+from django_imcallback.handlers import DismissGroupHandler
+from django_imcallback.models import CallbackEvent, DismissedGroup, DismissedGroupMember
+from django_imcallback.replay import replay_events
+
+from .conftest import go_json, requires_postgres
+from .factories import DISMISS, CallbackEventFactory, DismissPayloadFactory
+
+pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True)]
+
+Status = CallbackEvent.Status
+
+
+def run_concurrently(functions):
+    """Start every function at once in its own thread (own connection); re-raise errors."""
+    barrier = threading.Barrier(len(functions))
+    errors = []
+
+    def run(function):
+        try:
+            barrier.wait()
+            function()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(f,)) for f in functions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+
+
+def deliver(body):
+    def post():
+        response = Client().post(f"/imcallback/{DISMISS}", body, content_type="application/json")
+        assert response.status_code == 200, response.content
+
+    return post
+
+
+def test_twenty_concurrent_copies_store_and_announce_once(dismissed_signals):
+    members = [f"user-{i}" for i in range(500)]
+    body = go_json(DismissPayloadFactory(groupID="g-race", membersID=members))
+
+    run_concurrently([deliver(body) for _ in range(20)])
+
+    assert DismissedGroup.objects.count() == 1
+    assert set(DismissedGroupMember.objects.values_list("user_id", flat=True)) == set(members)
+    assert DismissedGroup.objects.get().member_count == 500
+    assert len(dismissed_signals) == 1
+    statuses = sorted(CallbackEvent.objects.values_list("status", flat=True))
+    assert statuses == [Status.DUPLICATE] * 19 + [Status.PROCESSED]
+
+
+def test_racing_member_less_copies_never_lose_the_member_set(dismissed_signals):
+    members = [f"user-{i}" for i in range(200)]
+    full = go_json(DismissPayloadFactory(groupID="g-mixed", membersID=members))
+    empty = go_json(DismissPayloadFactory(groupID="g-mixed", membersID=None))
+
+    # Mostly member-less copies, so that one of them usually wins the insert.
+    run_concurrently([deliver(full)] + [deliver(empty) for _ in range(19)])
+
+    assert DismissedGroup.objects.count() == 1
+    assert sorted(DismissedGroupMember.objects.values_list("user_id", flat=True)) == sorted(members)
+    assert DismissedGroup.objects.get().member_count == 200
+    assert len(dismissed_signals) == 1
+
+
+def test_concurrent_replays_of_one_event_announce_once(failing_receiver, dismissed_signals):
+    from django_imcallback.signals import group_dismissed
+
+    body = go_json(DismissPayloadFactory(groupID="g-replay"))
+    event = CallbackEventFactory(body=body, status=Status.FAILED)
+    group_dismissed.disconnect(failing_receiver)
+
+    run_concurrently([lambda: replay_events([event]) for _ in range(10)])
+
+    assert len(dismissed_signals) == 1
+    event.refresh_from_db()
+    assert (event.status, event.attempts) == (Status.PROCESSED, 1)
+
+
+@pytest.fixture
+def atomic_requests(monkeypatch):
+    monkeypatch.setitem(connection.settings_dict, "ATOMIC_REQUESTS", True)
+
+
+@pytest.mark.usefixtures("atomic_requests")
+def test_event_is_committed_before_processing_under_atomic_requests(monkeypatch):
+    """A worker killed mid-way (e.g. a timeout on a huge group) leaves the record behind."""
+    seen_from_elsewhere = []
+    original_apply = DismissGroupHandler.apply
+
+    def apply(self, event, data):
+        def look():
+            seen_from_elsewhere.append(CallbackEvent.objects.filter(pk=event.pk).exists())
+
+        run_concurrently([look])
+        return original_apply(self, event, data)
+
+    monkeypatch.setattr(DismissGroupHandler, "apply", apply)
+
+    assert (
+        Client()
+        .post(f"/imcallback/{DISMISS}", DismissPayloadFactory(), content_type="application/json")
+        .status_code
+        == 200
+    )
+    assert seen_from_elsewhere == [True]
+
+
+@pytest.mark.usefixtures("atomic_requests")
+def test_failure_note_survives_atomic_requests(failing_receiver):
+    response = Client().post(
+        f"/imcallback/{DISMISS}", DismissPayloadFactory(), content_type="application/json"
+    )
+
+    assert response.status_code == 200
+    event = CallbackEvent.objects.get()
+    assert event.status == Status.FAILED
+    assert "receiver exploded" in event.error
+    assert DismissedGroup.objects.count() == 1
+
+
+@pytest.mark.usefixtures("atomic_requests")
+def test_crash_in_processing_keeps_the_event_under_atomic_requests(monkeypatch):
+    def crash(event):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr("django_imcallback.views.process_event", crash)
+
+    response = Client().post(
+        f"/imcallback/{DISMISS}", DismissPayloadFactory(), content_type="application/json"
+    )
+
+    assert response.status_code == 500
+    assert response.json()["errCode"] == 500
+    assert CallbackEvent.objects.get().status == Status.RECEIVED
