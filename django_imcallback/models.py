@@ -10,6 +10,11 @@ from django.utils.translation import gettext_lazy as _
 ID_MAX_LENGTH = 255
 
 
+def storable(text: str, max_length: int) -> str:
+    """``text`` as a text column can hold it: NUL replaced (PostgreSQL refuses it), cut short."""
+    return text.replace("\x00", "\ufffd")[:max_length]
+
+
 class CallbackEvent(models.Model):
     """One HTTP delivery from the OpenIM server, recorded before it is trusted."""
 

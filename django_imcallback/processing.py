@@ -19,7 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from .handlers import Handler, Outcome, registry
-from .models import CallbackEvent
+from .models import CallbackEvent, storable
 from .signals import callback_received
 
 logger = logging.getLogger("django_imcallback")
@@ -105,7 +105,7 @@ def process_event(event: CallbackEvent) -> Result:
 
     if not event.command and isinstance(payload.get("callbackCommand"), str):
         # Old servers post to the bare URL and name the command only in the body.
-        event.command = payload["callbackCommand"][:COMMAND_MAX_LENGTH]
+        event.command = storable(payload["callbackCommand"], COMMAND_MAX_LENGTH)
     if not event.command:
         message = "No callback command: neither the URL nor callbackCommand names one."
         _save_status(event, Status.INVALID, message)

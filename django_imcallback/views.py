@@ -15,7 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from . import responses
 from .conf import imcallback_settings
-from .models import CallbackEvent
+from .models import CallbackEvent, storable
 from .processing import COMMAND_MAX_LENGTH, process_event
 from .security import check_caller
 
@@ -57,7 +57,7 @@ def read_body(request: HttpRequest, limit: int) -> bytes:
 
 def stored_headers(request: HttpRequest) -> dict[str, str]:
     return {
-        name: value.replace("\x00", "")[:1024]
+        name: storable(value, 1024)
         for name, value in request.headers.items()
         if name.lower() not in SECRET_HEADERS
     }
@@ -107,8 +107,8 @@ class CallbackView(View):
             return responses.error(denial.status, denial.message, headers=denial.headers)
 
         event = CallbackEvent(
-            command=command[:COMMAND_MAX_LENGTH],
-            operation_id=request.headers.get("operationID", "")[:128],
+            command=storable(command, COMMAND_MAX_LENGTH),
+            operation_id=storable(request.headers.get("operationID", ""), 128),
             headers=stored_headers(request),
             remote_addr=str(address) if address else None,
         )

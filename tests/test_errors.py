@@ -168,3 +168,13 @@ def test_body_exactly_at_the_limit_is_read(rf):
     request = rf.post("/imcallback/x", data=b"x" * 1000, content_type="application/json")
 
     assert read_body(request, 1000) == b"x" * 1000
+
+
+def test_nul_characters_in_the_url_and_headers_are_stored_safely(post):
+    """PostgreSQL refuses NUL in text columns; a hostile path must not turn into a 5xx."""
+    response = post({"a": 1}, path="/imcallback/cmd%00x", operation_id="op\x00id")
+
+    assert response.status_code == 200
+    event = CallbackEvent.objects.get()
+    assert (event.command, event.operation_id) == ("cmd\ufffdx", "op\ufffdid")
+    assert event.status == Status.UNHANDLED
