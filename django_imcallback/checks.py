@@ -42,6 +42,12 @@ SETTING_CHECKS = [
         "imcallback.E007",
         "Use a positive number of bytes, e.g. 64 * 1024 * 1024.",
     ),
+    (
+        "RECORD_FIRST_BYTES",
+        "record_first_bytes",
+        "imcallback.E008",
+        "Use a number of bytes, e.g. 64 * 1024, or 0 to record every event before processing.",
+    ),
 ]
 
 

@@ -8,6 +8,7 @@ view, the event log, authentication, replay and the admin serve it unchanged.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -41,6 +42,23 @@ class Handler:
     #: The command as OpenIM spells it in the URL, e.g. ``callbackAfterDisMissGroupCommand``.
     command: ClassVar[str]
     serializer_class: ClassVar[type[serializers.Serializer]]
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def validate(self, payload: dict[str, Any]) -> tuple[dict[str, Any] | None, Any]:
+        """Return ``(validated_data, None)`` or ``(None, errors)``, as ``is_valid()`` would.
+
+        One serializer per thread is reused: building one per request deep-copies every
+        declared field, which costs more than validating a small body.
+        """
+        serializer = getattr(self._local, "serializer", None)
+        if serializer is None:
+            serializer = self._local.serializer = self.serializer_class()
+        try:
+            return serializer.run_validation(payload), None
+        except serializers.ValidationError as exc:
+            return None, exc.detail
 
     def apply(self, event: CallbackEvent, data: dict[str, Any]) -> Outcome:
         """Store the validated ``data``. Runs inside a transaction.
@@ -100,7 +118,7 @@ class DismissGroupHandler(Handler):
     def apply(self, event: CallbackEvent, data: dict[str, Any]) -> Outcome:
         group_type_raw, group_type = data["group_type"] or (None, None)
         member_ids = data["member_ids"]
-        dismissal = DismissedGroup.objects.create(
+        dismissal = DismissedGroup(
             group_id=data["group_id"],
             owner_id=data["owner_id"],
             group_type_raw=group_type_raw,
@@ -109,7 +127,7 @@ class DismissGroupHandler(Handler):
             event_time=data["event_time"],
             event=event,
         )
-        bulk.insert_members(dismissal.pk, member_ids, using=dismissal._state.db)
+        bulk.insert_dismissal(dismissal, member_ids, using=event._state.db)
         return Outcome(Status.PROCESSED, dismissal, announce=True)
 
     def on_conflict(

@@ -15,9 +15,9 @@ from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, router, transaction
-from django.db.models import F
 from django.utils import timezone
 
+from . import store
 from .handlers import Handler, Outcome, registry
 from .models import CallbackEvent, storable
 from .signals import callback_received
@@ -81,26 +81,55 @@ def _json_type(value: Any) -> str:
     return names.get(type(value), "a number")
 
 
-def _save_status(event: CallbackEvent, status: str, error: str = "") -> None:
-    """Write the event's status and count the attempt, in one UPDATE."""
-    now = timezone.now()
-    CallbackEvent.objects.filter(pk=event.pk).update(
-        status=status,
-        error=error,
-        command=event.command,
-        attempts=F("attempts") + 1,
-        processed_at=now,
-    )
-    event.status, event.error, event.processed_at = status, error, now
-    event.attempts += 1
+def _db(event: CallbackEvent) -> str:
+    return event._state.db or router.db_for_write(CallbackEvent, instance=event)
+
+
+def _record(
+    event: CallbackEvent, status: str, error: str = "", *, flush_later: bool = False
+) -> None:
+    """Write the event with this status: INSERT a new delivery, UPDATE a recorded one."""
+    event.status, event.error, event.processed_at = status, error, timezone.now()
+    if event._state.adding:
+        store.insert(event, using=_db(event), flush_later=flush_later)
+    else:
+        store.save_status(event, using=event._state.db)
+
+
+def _forget_rolled_back_insert(event: CallbackEvent, was_new: bool) -> None:
+    """After a rollback, a delivery inserted inside the transaction is not in the database."""
+    if was_new:
+        event.pk = None
+        event._state.adding = True
+
+
+def reject(event: CallbackEvent, error: str) -> None:
+    """Record a new delivery that is refused before parsing (too large, wrong type)."""
+    event.attempts = 1
+    _record(event, Status.INVALID, error)
+
+
+def receive(event: CallbackEvent, *, record_first: bool) -> Result:
+    """Record and process a new delivery.
+
+    A small delivery is inserted in the transaction that applies it (one commit, the
+    fewest round trips); should that transaction fail, the event is recorded on its own
+    with the error. With ``record_first`` (large bodies, whose processing takes long
+    enough for a worker to be killed in it) the event is committed before processing
+    starts, so that it survives as a replayable ``received`` event whatever happens next.
+    """
+    event.attempts = 1
+    if record_first:
+        _record(event, Status.RECEIVED, flush_later=True)
+    return process_event(event)
 
 
 def process_event(event: CallbackEvent) -> Result:
-    """Validate, apply and announce a recorded event. Safe to call again (replay)."""
+    """Validate, apply and announce an event, new or recorded. Safe to repeat (replay)."""
     try:
         payload = parse_payload(bytes(event.body))
     except BadPayload as exc:
-        _save_status(event, Status.INVALID, f"{exc.message} {exc.detail}".strip())
+        _record(event, Status.INVALID, f"{exc.message} {exc.detail}".strip())
         return Result(Status.INVALID, exc.message, exc.detail)
 
     if not event.command and isinstance(payload.get("callbackCommand"), str):
@@ -108,31 +137,41 @@ def process_event(event: CallbackEvent) -> Result:
         event.command = storable(payload["callbackCommand"], COMMAND_MAX_LENGTH)
     if not event.command:
         message = "No callback command: neither the URL nor callbackCommand names one."
-        _save_status(event, Status.INVALID, message)
+        _record(event, Status.INVALID, message)
         return Result(Status.INVALID, message, {"callbackCommand": ["This field is required."]})
 
     handler = registry.get(event.command)
     if handler is None:
-        logger.info("No handler for %s (event %s); acknowledged.", event.command, event.pk)
+        logger.info("No handler for %s; acknowledged.", event.command)
         return _commit(event, payload, None, Outcome(Status.UNHANDLED))
 
-    serializer = handler.serializer_class(data=payload)
-    if not serializer.is_valid():
-        detail = serializer.errors
+    data, detail = handler.validate(payload)
+    if data is None:
         message = f"The {event.command} body is invalid: " + ", ".join(detail) + "."
-        _save_status(event, Status.INVALID, json.dumps(detail, ensure_ascii=False))
+        _record(event, Status.INVALID, json.dumps(detail, ensure_ascii=False))
         return Result(Status.INVALID, message, detail)
-    data = serializer.validated_data
 
+    was_new = event._state.adding
     try:
         try:
             return _commit(event, payload, handler, None, data=data)
         except IntegrityError as conflict:
+            _forget_rolled_back_insert(event, was_new)
             return _commit(event, payload, handler, None, data=data, conflict=conflict)
-    except Exception:
-        logger.exception("Applying event %s (%s) failed.", event.pk, event.command)
-        _save_status(event, Status.FAILED, traceback.format_exc())
+    except Exception as exc:
+        _forget_rolled_back_insert(event, was_new)
+        record_failure(event, exc)
         return Result(Status.FAILED, "Storing the callback failed.")
+
+
+def record_failure(event: CallbackEvent, exc: BaseException) -> None:
+    """Record the event as failed with the traceback (inserting it if it is new).
+
+    This needs the database too: if it is gone, DatabaseError propagates, and the view
+    answers 503 and logs the whole delivery.
+    """
+    logger.error("Processing event %s (%s) failed.", event.pk, event.command, exc_info=exc)
+    _record(event, Status.FAILED, "".join(traceback.format_exception(exc)))
 
 
 def _commit(
@@ -144,17 +183,22 @@ def _commit(
     data: dict[str, Any] | None = None,
     conflict: IntegrityError | None = None,
 ) -> Result:
-    """Apply (or resolve a conflict) and save the status in one transaction."""
-    with transaction.atomic(using=router.db_for_write(CallbackEvent)):
+    """Apply (or resolve a conflict) and record the outcome in one transaction."""
+    with transaction.atomic(using=_db(event)):
         if outcome is None:
             assert handler is not None
             assert data is not None
+            if event._state.adding:
+                # What apply stores refers to its event, so a new delivery goes in first,
+                # with the status success gives; corrected below in the rare other cases.
+                _record(event, Status.PROCESSED)
             outcome = (
                 handler.on_conflict(event, data, conflict)
                 if conflict
                 else handler.apply(event, data)
             )
-        _save_status(event, outcome.status, outcome.note)
+        if event._state.adding or (event.status, event.error) != (outcome.status, outcome.note):
+            _record(event, outcome.status, outcome.note)
         transaction.on_commit(partial(announce, event, payload, handler, outcome))
     # Outside any outer transaction the signals have run by now and may have failed.
     return Result(event.status)

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from .models import CallbackEvent
@@ -84,7 +84,7 @@ def replay_events(
                 report.skipped.append(pk)
             continue
         claimed = CallbackEvent.objects.filter(claimable(force), pk=pk).update(
-            status=Status.RECEIVED, processed_at=timezone.now()
+            status=Status.RECEIVED, processed_at=timezone.now(), attempts=F("attempts") + 1
         )
         if not claimed:
             report.skipped.append(pk)

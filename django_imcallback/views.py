@@ -13,10 +13,10 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
-from . import responses
+from . import processing, responses
 from .conf import imcallback_settings
 from .models import CallbackEvent, storable
-from .processing import COMMAND_MAX_LENGTH, process_event
+from .processing import COMMAND_MAX_LENGTH
 from .security import check_caller
 
 logger = logging.getLogger("django_imcallback")
@@ -116,12 +116,12 @@ class CallbackView(View):
         try:
             event.body = read_body(request, max_body_bytes)
         except BodyTooLarge as exc:
+            event.body_size = exc.size
             problem = (
                 413,
                 "The request body is too large.",
                 f"{exc.size} bytes; the limit (IMCALLBACK['MAX_BODY_BYTES']) is {max_body_bytes}.",
             )
-            event.body_size, event.status, event.error = exc.size, Status.INVALID, problem[2]
         else:
             event.body_size = len(event.body)
             if not is_json_content_type(request.content_type or ""):
@@ -130,22 +130,25 @@ class CallbackView(View):
                     "The Content-Type must be application/json.",
                     f"got {request.content_type!r}",
                 )
-                event.status, event.error = Status.INVALID, f"{problem[1]} ({problem[2]})"
 
         try:
-            event.save(force_insert=True)
             if problem:
+                processing.reject(event, f"{problem[1]} ({problem[2]})")
                 return responses.error(*problem)
-            result = process_event(event)
+            record_first = event.body_size > imcallback_settings.record_first_bytes
+            result = processing.receive(event, record_first=record_first)
         except DatabaseError:
             self._log_lost_delivery(event)
             return responses.error(
                 503, "The callback could not be stored; the database is unavailable."
             )
-        except Exception:
-            # A bug, in a handler or here. The event is recorded (and stays replayable);
-            # the answer is still OpenIM's JSON, never Django's HTML error page.
-            logger.exception("Processing event %s (%s) crashed.", event.pk, event.command)
+        except Exception as exc:
+            # A bug, in a handler or here: keep the delivery (replayable) and still answer
+            # in OpenIM's JSON, never with Django's HTML error page.
+            try:
+                processing.record_failure(event, exc)
+            except DatabaseError:
+                self._log_lost_delivery(event)
             return responses.error(500, "The callback was recorded but could not be processed.")
         if result.is_invalid:
             return responses.error(400, result.message, result.detail)

@@ -40,6 +40,7 @@ def test_any_caller_check_silences_the_warning(settings, value):
         ({"SECRET_PATH": 123}, "imcallback.E006"),
         ({"MAX_BODY_BYTES": 0}, "imcallback.E007"),
         ({"MAX_BODY_BYTES": "big"}, "imcallback.E007"),
+        ({"RECORD_FIRST_BYTES": -1}, "imcallback.E008"),
     ],
 )
 def test_misconfiguration_is_an_error_with_a_hint(settings, value, expected):

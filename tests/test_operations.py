@@ -9,7 +9,8 @@ from django.core.management.base import CommandError
 from django.db import OperationalError
 from django.utils import timezone
 
-from django_imcallback import processing
+from django_imcallback import bulk, store
+from django_imcallback.handlers import DismissGroupHandler
 from django_imcallback.models import CallbackEvent, DismissedGroup, DismissedGroupMember
 from django_imcallback.replay import replay_events
 
@@ -215,7 +216,7 @@ def database_down(*args, **kwargs):
 
 
 def test_database_down_answers_503_and_logs_the_whole_delivery(post, monkeypatch, caplog):
-    monkeypatch.setattr(CallbackEvent, "save", database_down)
+    monkeypatch.setattr(store, "insert", database_down)
     payload = DismissPayloadFactory(groupID="g-lost", membersID=["u-1"])
 
     with caplog.at_level(logging.ERROR, logger="django_imcallback"):
@@ -223,7 +224,7 @@ def test_database_down_answers_503_and_logs_the_whole_delivery(post, monkeypatch
 
     assert response.status_code == 503
     assert response.json()["errCode"] == 503
-    [record] = [r for r in caplog.records if r.name == "django_imcallback"]
+    [record] = [r for r in caplog.records if "NOT stored" in r.getMessage()]
     message = record.getMessage()
     assert go_json(payload).decode() in message
     assert "op-lost" in message
@@ -231,19 +232,57 @@ def test_database_down_answers_503_and_logs_the_whole_delivery(post, monkeypatch
 
 
 def test_database_down_with_a_binary_body_logs_it_as_base64(post, monkeypatch, caplog):
-    monkeypatch.setattr(CallbackEvent, "save", database_down)
+    monkeypatch.setattr(store, "insert", database_down)
 
     with caplog.at_level(logging.ERROR, logger="django_imcallback"):
         post(b"\xff\x00\x01")
 
-    [record] = [r for r in caplog.records if r.name == "django_imcallback"]
+    [record] = [r for r in caplog.records if "NOT stored" in r.getMessage()]
     assert "body_encoding=base64 body=/wAB" in record.getMessage()
 
 
-def test_database_failing_after_the_event_is_recorded_is_a_503(post, monkeypatch):
-    monkeypatch.setattr(processing, "_save_status", database_down)
+def test_database_failing_after_the_event_is_recorded_first_is_a_503(post, monkeypatch, settings):
+    settings.IMCALLBACK = {"RECORD_FIRST_BYTES": 0}
+    monkeypatch.setattr(bulk, "insert_dismissal", database_down)
+    monkeypatch.setattr(store, "save_status", database_down)
 
     response = post(DismissPayloadFactory())
 
     assert response.status_code == 503
     assert CallbackEvent.objects.get().status == Status.RECEIVED  # replayable once stuck
+
+
+@pytest.mark.parametrize("record_first_bytes", [0, 10_000_000])
+def test_a_failing_apply_is_recorded_with_its_traceback(
+    post, monkeypatch, settings, record_first_bytes
+):
+    settings.IMCALLBACK = {"RECORD_FIRST_BYTES": record_first_bytes}
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full of bugs")
+
+    monkeypatch.setattr(bulk, "insert_dismissal", broken)
+
+    response = post(DismissPayloadFactory())
+
+    assert response.status_code == 200  # acknowledged: the delivery is safe for replay
+    event = CallbackEvent.objects.get()
+    assert event.status == Status.FAILED
+    assert "RuntimeError: disk full of bugs" in event.error
+    assert event.attempts == 1
+    assert not DismissedGroup.objects.exists()
+
+
+def test_a_crash_outside_the_pipeline_still_records_the_delivery(post, monkeypatch):
+    def crash(payload):
+        raise RuntimeError("bug in a serializer")
+
+    monkeypatch.setattr(DismissGroupHandler, "validate", lambda self, payload: crash(payload))
+
+    response = post(DismissPayloadFactory())
+
+    assert response.status_code == 500
+    assert response.json()["errCode"] == 500
+    event = CallbackEvent.objects.get()
+    assert event.status == Status.FAILED
+    assert "bug in a serializer" in event.error

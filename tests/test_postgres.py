@@ -96,8 +96,9 @@ def atomic_requests(monkeypatch):
 
 
 @pytest.mark.usefixtures("atomic_requests")
-def test_event_is_committed_before_processing_under_atomic_requests(monkeypatch):
+def test_large_event_is_committed_before_processing_under_atomic_requests(monkeypatch, settings):
     """A worker killed mid-way (e.g. a timeout on a huge group) leaves the record behind."""
+    settings.IMCALLBACK = {"RECORD_FIRST_BYTES": 100}
     seen_from_elsewhere = []
     original_apply = DismissGroupHandler.apply
 
@@ -134,15 +135,16 @@ def test_failure_note_survives_atomic_requests(failing_receiver):
 
 @pytest.mark.usefixtures("atomic_requests")
 def test_crash_in_processing_keeps_the_event_under_atomic_requests(monkeypatch):
-    def crash(event):
+    def crash(self, event, data):
         raise RuntimeError("bug")
 
-    monkeypatch.setattr("django_imcallback.views.process_event", crash)
+    monkeypatch.setattr(DismissGroupHandler, "apply", crash)
 
     response = Client().post(
         f"/imcallback/{DISMISS}", DismissPayloadFactory(), content_type="application/json"
     )
 
-    assert response.status_code == 500
-    assert response.json()["errCode"] == 500
-    assert CallbackEvent.objects.get().status == Status.RECEIVED
+    assert response.status_code == 200
+    event = CallbackEvent.objects.get()
+    assert event.status == Status.FAILED
+    assert "RuntimeError: bug" in event.error

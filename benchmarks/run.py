@@ -1,0 +1,309 @@
+"""Benchmark the app against the floor (benchmarks/floor.py), side by side, in one run.
+
+    python -m benchmarks.run [--duration 10] [--rounds 3] [--workers 2] [--quick]
+
+Both are served by one gunicorn (same workers, same middleware, same PostgreSQL);
+runs alternate floor/app so that machine noise hits both alike. Every number is
+reported next to the floor's from the same run, as a ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import http.client
+import json
+import os
+import platform
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PORT = int(os.environ.get("BENCH_PORT", "8799"))
+DB_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/imcallback_bench")
+AUTH = "Basic " + base64.b64encode(b"openim:bench-password").decode()
+COMMAND = "callbackAfterDisMissGroupCommand"
+PATHS = {"floor": f"/floor/{COMMAND}", "app": f"/imcallback/{COMMAND}"}
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# -- database --------------------------------------------------------------------------
+
+
+def reset_database() -> None:
+    """Drop and recreate the benchmark database, migrate, create the floor's tables."""
+    import psycopg
+
+    name = DB_URL.rsplit("/", 1)[1]
+    admin_url = DB_URL.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "benchmarks.settings"}
+    subprocess.run(
+        [sys.executable, "-m", "django", "migrate", "--noinput", "-v0"],
+        check=True,
+        env=env,
+        cwd=ROOT,
+    )
+    from benchmarks.floor import DDL
+
+    with psycopg.connect(DB_URL, autocommit=True) as conn:
+        conn.execute(DDL)
+
+
+def sql(query: str, *params: object) -> list[tuple]:
+    import psycopg
+
+    with psycopg.connect(DB_URL) as conn:
+        return conn.execute(query, params).fetchall()
+
+
+# -- server ----------------------------------------------------------------------------
+
+
+class Server:
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> Server:
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "benchmarks.settings"}
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "benchmarks.wsgi",
+                "--workers",
+                str(self.workers),
+                "--bind",
+                f"127.0.0.1:{PORT}",
+                "--timeout",
+                "300",
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+            cwd=ROOT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                post(PATHS["floor"], b'{"groupID":"warmup-probe","membersID":[]}')
+                break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            raise RuntimeError("gunicorn did not start")
+        # Warm every worker (imports, connections) on both paths.
+        for i in range(20 * self.workers):
+            for name, path in PATHS.items():
+                post(path, dismissal(f"warmup-{name}-{i}", 5))
+        return self
+
+    def worker_pids(self) -> list[int]:
+        assert self.process
+        out = subprocess.run(
+            ["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True
+        ).stdout
+        return [int(pid) for pid in out.split()]
+
+    def peak_rss_mb(self) -> float:
+        peaks = []
+        for pid in self.worker_pids():
+            status = Path(f"/proc/{pid}/status").read_text()
+            peaks.append(int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024)
+        return max(peaks)
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.process
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=30)
+
+
+def dismissal(group_id: str, members: int) -> bytes:
+    body = {
+        "callbackCommand": COMMAND,
+        "groupID": group_id,
+        "ownerID": f"owner-{group_id}",
+        "groupType": "\u0002",
+        "membersID": [f"user-{group_id}-{i:07d}" for i in range(members)],
+        "eventTime": 1_700_000_000_000,
+    }
+    return (json.dumps(body, separators=(",", ":")) + "\n").encode()
+
+
+def post(path: str, body: bytes) -> tuple[float, int]:
+    connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=300)
+    headers = {
+        "Content-Type": "application/json; charset=utf-8",
+        "Operationid": "bench",
+        "Authorization": AUTH,
+        "User-Agent": "Go-http-client/1.1",
+    }
+    start = time.perf_counter()
+    connection.request("POST", path, body, headers)
+    response = connection.getresponse()
+    response.read()
+    elapsed = time.perf_counter() - start
+    connection.close()
+    if response.status != 200:
+        raise RuntimeError(f"{path} answered {response.status}")
+    return elapsed, response.status
+
+
+# -- benchmarks ------------------------------------------------------------------------
+
+
+def wrk(path: str, prefix: str, duration: int, connections: int) -> dict[str, float]:
+    env = {**os.environ, "BENCH_PATH": path, "BENCH_PREFIX": prefix, "BENCH_AUTH": AUTH}
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "--latency",
+            "-s",
+            str(ROOT / "benchmarks" / "post.lua"),
+            f"http://127.0.0.1:{PORT}",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
+    bad = re.search(r"BENCH non2xx=(\d+) errors=(\d+)", out)
+    if int(bad.group(1)) or int(bad.group(2)):
+        raise RuntimeError(f"{path}: {bad.group(0)}\n{out}")
+    return {"rps": rps, "p99_ms": float(p99.group(1)) * scale}
+
+
+def bench_small(duration: int, rounds: int) -> dict[str, dict[str, float]]:
+    results: dict[str, list[dict[str, float]]] = {"floor": [], "app": []}
+    for round_ in range(rounds):
+        for name in ("floor", "app") if round_ % 2 == 0 else ("app", "floor"):
+            result = wrk(PATHS[name], f"{name}-r{round_}", duration, connections=4)
+            log(
+                f"  small round {round_ + 1} {name}: {result['rps']:.0f} req/s, "
+                f"p99 {result['p99_ms']:.1f} ms"
+            )
+            results[name].append(result)
+    return {
+        name: {
+            "rps": statistics.median(r["rps"] for r in runs),
+            "p99_ms": statistics.median(r["p99_ms"] for r in runs),
+        }
+        for name, runs in results.items()
+    }
+
+
+def bench_large(members: int, rounds: int, tag: str) -> dict[str, float]:
+    times: dict[str, list[float]] = {"floor": [], "app": []}
+    for round_ in range(rounds):
+        for name in ("floor", "app") if round_ % 2 == 0 else ("app", "floor"):
+            body = dismissal(f"{tag}-{name}-{round_}", members)
+            elapsed, _ = post(PATHS[name], body)
+            log(f"  {members} members round {round_ + 1} {name}: {elapsed * 1000:.0f} ms")
+            times[name].append(elapsed)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def bench_million(workers: int) -> dict[str, float]:
+    group_id = "million-app"
+    body = dismissal(group_id, 1_000_000)
+    with Server(workers) as server:
+        before = server.peak_rss_mb()
+        elapsed, _ = post(PATHS["app"], body)
+        peak = server.peak_rss_mb()
+    [(stored, count)] = sql(
+        "SELECT count(m.id), max(d.member_count) FROM django_imcallback_dismissedgroup d "
+        "JOIN django_imcallback_dismissedgroupmember m ON m.dismissal_id = d.id "
+        "WHERE d.group_id = %s",
+        group_id,
+    )
+    return {
+        "seconds": elapsed,
+        "peak_mb": peak,
+        "idle_mb": before,
+        "stored": stored,
+        "member_count": count,
+        "body_mb": len(body) / 1e6,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="short runs, no 1M test")
+    args = parser.parse_args()
+    if args.quick:
+        args.duration, args.rounds = 3, 1
+
+    sys.path.insert(0, str(ROOT))
+    log("Resetting the benchmark database...")
+    reset_database()
+    with Server(args.workers):
+        log("Small dismissals (5 members), 4 connections:")
+        small = bench_small(args.duration, args.rounds)
+        log("100,000-member dismissals:")
+        large = bench_large(100_000, max(args.rounds, 3), "100k")
+    million = None if args.quick else bench_million(args.workers)
+
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    pg_version = sql("SHOW server_version")[0][0]
+    print(
+        f"\nMachine: {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, "
+        f"PostgreSQL {pg_version}, gunicorn {args.workers} sync workers.\n"
+    )
+    print("| benchmark | floor | app | app / floor | target |")
+    print("|---|---|---|---|---|")
+    ratio = small["app"]["rps"] / small["floor"]["rps"]
+    print(
+        f"| small dismissals, throughput (req/s, 4 connections) | {small['floor']['rps']:.0f} "
+        f"| {small['app']['rps']:.0f} | {ratio:.2f} | >= 0.75 |"
+    )
+    print(
+        f"| small dismissals, p99 latency (ms) | {small['floor']['p99_ms']:.1f} "
+        f"| {small['app']['p99_ms']:.1f} | {small['app']['p99_ms'] / small['floor']['p99_ms']:.2f} "
+        "| reported |"
+    )
+    ratio = large["app"] / large["floor"]
+    print(
+        f"| 100,000 members, time (ms, median) | {large['floor'] * 1000:.0f} "
+        f"| {large['app'] * 1000:.0f} | {ratio:.2f} | <= 1.3 |"
+    )
+    if million:
+        print(
+            f"| 1,000,000 members ({million['body_mb']:.0f} MB body), time (s) | - | "
+            f"{million['seconds']:.1f} | - | stored: {million['stored']:,} rows |"
+        )
+        print(
+            f"| 1,000,000 members, worker peak RSS (MB) | - | {million['peak_mb']:.0f} "
+            f"(idle {million['idle_mb']:.0f}) | - | < 400 |"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""The hot path's SQL: single-row inserts and the event status update, built once.
+
+Compiling a query through the ORM costs more CPU than the rest of a small callback's
+pipeline put together (measured with ``benchmarks/``). These helpers build each
+statement once per model and database alias, convert values with each field's own
+``get_db_prep_save`` (so JSON, binary and datetime columns behave exactly as through
+the ORM) and execute one statement. Everything off the hot path uses the ORM.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from django.db import connections, models
+
+from .models import CallbackEvent
+
+
+@cache
+def _insert_statement(model: type[models.Model], using: str) -> tuple[str, tuple, bool]:
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    fields = tuple(f for f in model._meta.concrete_fields if not f.primary_key)
+    returning = connection.features.can_return_columns_from_insert
+    sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608 - names from model meta
+        quote(model._meta.db_table),
+        ", ".join(quote(f.column) for f in fields),
+        ", ".join(["%s"] * len(fields)),
+    )
+    if returning:
+        sql += f" RETURNING {quote(model._meta.pk.column)}"
+    return sql, fields, returning
+
+
+# Appended to an INSERT's RETURNING clause: commit this statement's implicit transaction
+# without waiting for its WAL to reach disk.
+ASYNC_COMMIT = ", set_config('synchronous_commit', 'off', true)"
+
+
+def insert_statement(obj: models.Model, using: str) -> tuple[str, list[Any], bool]:
+    """``(sql, params, returns_pk)`` of the INSERT of ``obj``."""
+    connection = connections[using]
+    sql, fields, returning = _insert_statement(type(obj), using)
+    params = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
+    return sql, params, returning
+
+
+def insert(obj: models.Model, using: str, *, flush_later: bool = False) -> None:
+    """INSERT ``obj`` in one statement and set its primary key.
+
+    Like ``obj.save(force_insert=True)`` without model signals, which this app does not
+    use on its own models.
+
+    ``flush_later=True`` promises that a synchronous commit follows on this connection
+    (the processing transaction). On PostgreSQL, outside any transaction, the row is then
+    committed without waiting for the disk: it is visible and survives anything that
+    happens to the app at once, and it reaches disk with the next commit, because WAL is
+    flushed in order. Only a crash of the database server itself between the two commits
+    could take it, and then the request answers 503 and logs the whole delivery.
+    """
+    connection = connections[using]
+    sql, params, returning = insert_statement(obj, using)
+    if (
+        flush_later
+        and returning
+        and connection.vendor == "postgresql"
+        and not connection.in_atomic_block
+    ):
+        sql += ASYNC_COMMIT
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        set_pk(obj, cursor.fetchone()[0] if returning else cursor.lastrowid, using)
+
+
+def set_pk(obj: models.Model, pk: Any, using: str) -> None:
+    obj.pk = pk
+    obj._state.adding = False
+    obj._state.db = using
+
+
+@cache
+def _status_statement(using: str) -> tuple[str, tuple]:
+    quote = connections[using].ops.quote_name
+    meta = CallbackEvent._meta
+    fields = tuple(
+        meta.get_field(name) for name in ("status", "error", "command", "attempts", "processed_at")
+    )
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
+    return sql, fields
+
+
+def save_status(event: CallbackEvent, using: str) -> None:
+    """UPDATE a recorded event's status, error, command, attempts and processed_at."""
+    connection = connections[using]
+    sql, fields = _status_statement(using)
+    params = [f.get_db_prep_save(getattr(event, f.attname), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, event.pk])
