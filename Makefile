@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: install run test lint format clean
+.PHONY: install run test lint format clean bench bench-admin
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,16 @@ run: install
 ## Run the whole test suite (SQLite unless DATABASE_URL is set).
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## Benchmarks against the floor on PostgreSQL (BENCH_DATABASE_URL; needs wrk, installed if missing).
+bench: install
+	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+
+## Admin page timings on 100,000 dismissals and 5,000,000 members (BENCH_ADMIN_DATABASE_URL).
+bench-admin: install
+	$(BIN)/python -m benchmarks.admin $(BENCH_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
