@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: install run test lint format clean bench bench-admin
+.PHONY: install run run-worker test lint format clean bench bench-admin
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ run: install
 	$(BIN)/python manage.py demo_setup
 	@echo "Admin: http://127.0.0.1:$(PORT)/admin/  Callbacks: http://127.0.0.1:$(PORT)/imcallback/<command>"
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+
+## Task mode: serve with IMCALLBACK_DISPATCH=task (make run) and run this beside it.
+run-worker: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py db_worker
 
 ## Run the whole test suite (SQLite unless DATABASE_URL is set).
 test: install

@@ -74,12 +74,13 @@ class CallbackEventAdmin(ReadOnlyAdmin):
         "received_at",
         "command",
         "status",
+        "dispatch_state",
         "operation_id",
         "remote_addr",
         "body_size",
         "attempts",
     )
-    list_filter = ("status", CommandFilter)
+    list_filter = ("status", "dispatch_state", CommandFilter)
     search_fields = ("operation_id",)
     search_help_text = _("Exact operation ID, command or event number.")
     ordering = ("-id",)
@@ -87,6 +88,7 @@ class CallbackEventAdmin(ReadOnlyAdmin):
     fields = (
         "command",
         "status",
+        "dispatch_state",
         "operation_id",
         "remote_addr",
         "received_at",

@@ -43,6 +43,13 @@ SETTING_CHECKS = [
         "Use a positive number of bytes, e.g. 64 * 1024 * 1024.",
     ),
     (
+        "DISPATCH",
+        "dispatch",
+        "imcallback.E009",
+        'Use "inline" or "task"; "task" needs django.tasks (Django 6.0+) or '
+        "pip install 'django-imcallback[tasks]', and a TASKS setting.",
+    ),
+    (
         "RECORD_FIRST_BYTES",
         "record_first_bytes",
         "imcallback.E008",

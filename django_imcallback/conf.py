@@ -35,7 +35,12 @@ DEFAULTS: dict[str, Any] = {
     # worker killed during a long insert leaves a replayable record. Smaller ones are
     # recorded in the transaction that stores them (fewer round trips); 0: always first.
     "RECORD_FIRST_BYTES": 64 * 1024,
+    # "inline": send the signals in the request, after commit. "task": enqueue a Django
+    # Task that sends them on a worker (django.tasks, or the django-tasks backport).
+    "DISPATCH": "inline",
 }
+
+DISPATCH_MODES = ("inline", "task")
 
 
 @dataclass(frozen=True)
@@ -137,6 +142,20 @@ class Settings:
     @property
     def record_first_bytes(self) -> int:
         return self._size("RECORD_FIRST_BYTES", 0)
+
+    @property
+    def dispatch(self) -> str:
+        value = self._get("DISPATCH")
+        if value not in DISPATCH_MODES:
+            raise ImproperlyConfigured(
+                f'IMCALLBACK["DISPATCH"] must be one of {", ".join(DISPATCH_MODES)}, got {value!r}.'
+            )
+        if value == "task":
+            from .dispatch import tasks_framework_error
+
+            if error := tasks_framework_error():
+                raise ImproperlyConfigured(error)
+        return value
 
     @property
     def is_open(self) -> bool:

@@ -78,6 +78,10 @@ class Handler:
         """Send this command's signal; return ``Signal.send_robust``'s result."""
         return []
 
+    def recorded_outcome(self, event: CallbackEvent) -> Outcome:
+        """Rebuild ``apply``'s outcome from the database, for a task worker to announce."""
+        return Outcome(event.status)
+
 
 class HandlerRegistry:
     """Handlers by command. Lookup ignores case: forks disagree on ``DisMiss``/``Dismiss``."""
@@ -156,6 +160,11 @@ class DismissGroupHandler(Handler):
             dismissal,
             note=f"Group {dismissal.group_id!r} is already stored as dismissal #{dismissal.pk}.",
         )
+
+    def recorded_outcome(self, event: CallbackEvent) -> Outcome:
+        # Only the event that stored the dismissal announces it.
+        dismissal = DismissedGroup.objects.filter(event=event).first()
+        return Outcome(event.status, dismissal, announce=dismissal is not None)
 
     def announce(self, event: CallbackEvent, outcome: Outcome) -> list[tuple[Any, Any]]:
         return group_dismissed.send_robust(

@@ -18,6 +18,15 @@ def storable(text: str, max_length: int) -> str:
 class CallbackEvent(models.Model):
     """One HTTP delivery from the OpenIM server, recorded before it is trusted."""
 
+    class Dispatch(models.TextChoices):
+        """Where the event's announcement (its signals) stands."""
+
+        INLINE = "", _("in the request")
+        QUEUED = "queued", _("queued")
+        SENDING = "sending", _("sending")
+        SENT = "sent", _("sent")
+        FAILED = "failed", _("failed")
+
     class Status(models.TextChoices):
         RECEIVED = "received", _("received")
         PROCESSED = "processed", _("processed")
@@ -53,6 +62,14 @@ class CallbackEvent(models.Model):
         _("attempts"), default=0, help_text=_("How many times the event was processed.")
     )
     processed_at = models.DateTimeField(_("last processed at"), null=True, blank=True)
+    dispatch_state = models.CharField(
+        _("dispatch"),
+        max_length=8,
+        choices=Dispatch.choices,
+        default=Dispatch.INLINE,
+        blank=True,
+        help_text=_("With IMCALLBACK['DISPATCH'] = 'task': whether a worker sent the signals."),
+    )
 
     class Meta:
         verbose_name = _("callback event")

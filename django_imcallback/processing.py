@@ -11,16 +11,14 @@ import json
 import logging
 import traceback
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, router, transaction
 from django.utils import timezone
 
-from . import store
+from . import dispatch, store
 from .handlers import Handler, Outcome, registry
 from .models import CallbackEvent, storable
-from .signals import callback_received
 
 logger = logging.getLogger("django_imcallback")
 
@@ -185,6 +183,7 @@ def _commit(
 ) -> Result:
     """Apply (or resolve a conflict) and record the outcome in one transaction."""
     with transaction.atomic(using=_db(event)):
+        dispatch.prepare(event)
         if outcome is None:
             assert handler is not None
             assert data is not None
@@ -199,23 +198,6 @@ def _commit(
             )
         if event._state.adding or (event.status, event.error) != (outcome.status, outcome.note):
             _record(event, outcome.status, outcome.note)
-        transaction.on_commit(partial(announce, event, payload, handler, outcome))
+        dispatch.schedule(event, payload, handler, outcome)
     # Outside any outer transaction the signals have run by now and may have failed.
     return Result(event.status)
-
-
-def announce(
-    event: CallbackEvent, payload: dict[str, Any], handler: Handler | None, outcome: Outcome
-) -> None:
-    """Send the signals for a committed event; a raising receiver marks the event failed."""
-    responses: list[tuple[Any, Any]] = []
-    if handler is not None and outcome.announce:
-        responses += handler.announce(event, outcome)
-    responses += callback_received.send_robust(
-        sender=CallbackEvent, event=event, command=event.command, payload=payload
-    )
-    errors = [response for _, response in responses if isinstance(response, BaseException)]
-    if errors:
-        text = "\n".join("".join(traceback.format_exception(error)) for error in errors)
-        CallbackEvent.objects.filter(pk=event.pk).update(status=Status.FAILED, error=text)
-        event.status, event.error = Status.FAILED, text

@@ -23,20 +23,25 @@ from .processing import process_event
 logger = logging.getLogger("django_imcallback")
 
 Status = CallbackEvent.Status
+Dispatch = CallbackEvent.Dispatch
 #: Statuses a replay retries by default.
 REPLAYABLE = (Status.FAILED, Status.INVALID, Status.UNHANDLED)
 #: Already handled: replayed only with ``force`` (to re-send signals after a receiver fix).
 DONE = (Status.PROCESSED, Status.DUPLICATE)
-#: A ``received`` event untouched this long was cut off mid-processing (a crash or a kill).
+#: A ``received`` event (or, in task mode, a ``queued`` or ``sending`` one) untouched this
+#: long was cut off mid-way (a crash, a kill, a lost task).
 STUCK_AFTER = timedelta(minutes=5)
 
 
 def claimable(force: bool = False) -> Q:
     """Events a replay may take now."""
     stale = timezone.now() - STUCK_AFTER
-    condition = Q(status__in=REPLAYABLE) | (
-        Q(status=Status.RECEIVED, received_at__lt=stale)
-        & (Q(processed_at__isnull=True) | Q(processed_at__lt=stale))
+    untouched_since = Q(processed_at__isnull=True) | Q(processed_at__lt=stale)
+    condition = (
+        Q(status__in=REPLAYABLE)
+        | (Q(status=Status.RECEIVED, received_at__lt=stale) & untouched_since)
+        # Task mode: an announcement never enqueued, or whose worker died while sending.
+        | (Q(dispatch_state__in=[Dispatch.QUEUED, Dispatch.SENDING]) & untouched_since)
     )
     if force:
         condition |= Q(status__in=DONE)

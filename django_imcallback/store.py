@@ -114,7 +114,8 @@ def _status_statement(using: str) -> tuple[str, tuple]:
     quote = connections[using].ops.quote_name
     meta = CallbackEvent._meta
     fields = tuple(
-        meta.get_field(name) for name in ("status", "error", "command", "attempts", "processed_at")
+        meta.get_field(name)
+        for name in ("status", "error", "command", "attempts", "processed_at", "dispatch_state")
     )
     assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
     sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
@@ -122,7 +123,7 @@ def _status_statement(using: str) -> tuple[str, tuple]:
 
 
 def save_status(event: CallbackEvent, using: str) -> None:
-    """UPDATE a recorded event's status, error, command, attempts and processed_at."""
+    """UPDATE a recorded event's status, error, command, attempts, times and dispatch state."""
     connection = connections[using]
     sql, fields = _status_statement(using)
     params = [f.get_db_prep_save(getattr(event, f.attname), connection) for f in fields]

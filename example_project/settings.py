@@ -20,6 +20,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "django_imcallback",
+    "django_tasks_db",
     "example_project.apps.ExampleConfig",
 ]
 
@@ -64,7 +65,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The demo runs open so that the README's curl works as written; a real deployment
 # sets BASIC_AUTH, ALLOWED_IPS or SECRET_PATH (see the README's Security section).
-IMCALLBACK: dict = {}
+# IMCALLBACK_DISPATCH=task (make run-worker) sends the signals from a task worker.
+IMCALLBACK = {"DISPATCH": os.environ.get("IMCALLBACK_DISPATCH", "inline")}
+
+# Django's Tasks framework (the django-tasks backport before Django 6.0), with the
+# database backend: `python manage.py db_worker` runs the tasks.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 SILENCED_SYSTEM_CHECKS = ["imcallback.W001"]
 
 LOGGING = {

@@ -1,5 +1,8 @@
 """Test settings: SQLite in memory by default, PostgreSQL when DATABASE_URL is set."""
 
+import os
+from importlib.util import find_spec
+
 import dj_database_url
 
 SECRET_KEY = "tests-only"
@@ -15,6 +18,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "rest_framework",
     "django_imcallback",
+    "django_tasks_db",
+    "tests.testapp",
 ]
 
 MIDDLEWARE = [
@@ -46,3 +51,17 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STATIC_URL = "static/"
 IMCALLBACK: dict = {}
+
+# Task mode runs on the immediate backend in the ordinary suite; the end-to-end test
+# starts real `db_worker` processes with IMCALLBACK_TEST_TASKS=db.
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend"
+        if os.environ.get("IMCALLBACK_TEST_TASKS") == "db"
+        # Django 6.0+ has the framework; before, the django-tasks backport provides it.
+        else f"{'django.tasks' if find_spec('django.tasks') else 'django_tasks'}"
+        ".backends.immediate.ImmediateBackend",
+    }
+}
+if os.environ.get("IMCALLBACK_TEST_TASKS") == "db":
+    IMCALLBACK = {"DISPATCH": "task"}
