@@ -42,6 +42,8 @@ class Result:
     status: str
     message: str = ""
     detail: Any = field(default="")
+    #: The body's groupID, for the log line (every group callback has one).
+    group_id: str = ""
 
     @property
     def is_invalid(self) -> bool:
@@ -129,6 +131,13 @@ def process_event(event: CallbackEvent) -> Result:
     except BadPayload as exc:
         _record(event, Status.INVALID, f"{exc.message} {exc.detail}".strip())
         return Result(Status.INVALID, exc.message, exc.detail)
+    result = _process(event, payload)
+    if isinstance(group_id := payload.get("groupID"), str):
+        result.group_id = group_id
+    return result
+
+
+def _process(event: CallbackEvent, payload: dict[str, Any]) -> Result:
 
     if not event.command and isinstance(payload.get("callbackCommand"), str):
         # Old servers post to the bare URL and name the command only in the body.

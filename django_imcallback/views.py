@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import time
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -26,6 +27,38 @@ Status = CallbackEvent.Status
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 JSON_CONTENT_TYPES = ("application/json", "text/json")
 CHUNK_SIZE = 1024 * 1024
+
+
+def log_delivery(
+    event: CallbackEvent,
+    result: processing.Result | None,
+    response: HttpResponse,
+    seconds: float,
+) -> None:
+    """One line per recorded delivery on the ``django_imcallback`` logger.
+
+    INFO when it was stored, WARNING when it was refused or failed. The fields are in the
+    message for plain handlers and in ``record.imcallback`` for structured ones.
+    """
+    failed = response.status_code != 200 or event.status == Status.FAILED
+    level = logging.WARNING if failed else logging.INFO
+    if not logger.isEnabledFor(level):
+        return
+    fields = {
+        "command": event.command,
+        "operation_id": event.operation_id,
+        "group_id": result.group_id if result else "",
+        "status": event.status,
+        "event_id": event.pk,
+        "http_status": response.status_code,
+        "duration_ms": round(seconds * 1000, 1),
+    }
+    logger.log(
+        level,
+        "callback " + " ".join(f"{name}=%({name})s" for name in fields),
+        fields,
+        extra={"imcallback": fields},
+    )
 
 
 class BodyTooLarge(Exception):
@@ -91,12 +124,22 @@ class CallbackView(View):
     def post(
         self, request: HttpRequest, command: str = "", token: str | None = None
     ) -> HttpResponse:
+        started = time.perf_counter()
+        event, result, response = self._receive(request, command, token)
+        if event is not None:
+            log_delivery(event, result, response, time.perf_counter() - started)
+        return response
+
+    def _receive(
+        self, request: HttpRequest, command: str, token: str | None
+    ) -> tuple[CallbackEvent | None, processing.Result | None, HttpResponse]:
+        """Authenticate, record, process; return the event (None if refused) and the answer."""
         try:
             address, denial = check_caller(request, token)
             max_body_bytes = imcallback_settings.max_body_bytes
         except ImproperlyConfigured as exc:
             logger.error("IMCALLBACK is misconfigured, refusing callbacks: %s", exc)
-            return responses.error(500, "The callback receiver is misconfigured.")
+            return None, None, responses.error(500, "The callback receiver is misconfigured.")
         if denial is not None:
             logger.warning(
                 "Refused callback from %s (%s): %s",
@@ -104,7 +147,11 @@ class CallbackView(View):
                 request.path,
                 denial.message,
             )
-            return responses.error(denial.status, denial.message, headers=denial.headers)
+            return (
+                None,
+                None,
+                responses.error(denial.status, denial.message, headers=denial.headers),
+            )
 
         event = CallbackEvent(
             command=storable(command, COMMAND_MAX_LENGTH),
@@ -134,13 +181,17 @@ class CallbackView(View):
         try:
             if problem:
                 processing.reject(event, f"{problem[1]} ({problem[2]})")
-                return responses.error(*problem)
+                return event, None, responses.error(*problem)
             record_first = event.body_size > imcallback_settings.record_first_bytes
             result = processing.receive(event, record_first=record_first)
         except DatabaseError:
             self._log_lost_delivery(event)
-            return responses.error(
-                503, "The callback could not be stored; the database is unavailable."
+            return (
+                None,
+                None,
+                responses.error(
+                    503, "The callback could not be stored; the database is unavailable."
+                ),
             )
         except Exception as exc:
             # A bug, in a handler or here: keep the delivery (replayable) and still answer
@@ -149,10 +200,14 @@ class CallbackView(View):
                 processing.record_failure(event, exc)
             except DatabaseError:
                 self._log_lost_delivery(event)
-            return responses.error(500, "The callback was recorded but could not be processed.")
+            return (
+                event,
+                None,
+                responses.error(500, "The callback was recorded but could not be processed."),
+            )
         if result.is_invalid:
-            return responses.error(400, result.message, result.detail)
-        return responses.success()
+            return event, result, responses.error(400, result.message, result.detail)
+        return event, result, responses.success()
 
     def _log_lost_delivery(self, event: CallbackEvent) -> None:
         """Put the whole delivery in the log: with the database down, it is the only copy."""

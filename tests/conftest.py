@@ -1,10 +1,10 @@
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from django.db import connection
 
+from django_imcallback.openim import go_json
 from django_imcallback.signals import callback_received, group_dismissed
 
 from .factories import DISMISS
@@ -12,20 +12,6 @@ from .factories import DISMISS
 requires_postgres = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="needs PostgreSQL (set DATABASE_URL)"
 )
-
-
-def go_json(payload: Any) -> bytes:
-    """Encode like Go's json.Encoder: compact, <>& escaped, trailing newline."""
-    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-    for char, escape in (
-        ("<", "\\u003c"),
-        (">", "\\u003e"),
-        ("&", "\\u0026"),
-        ("\u2028", "\\u2028"),
-        ("\u2029", "\\u2029"),
-    ):
-        text = text.replace(char, escape)
-    return (text + "\n").encode()
 
 
 @pytest.fixture

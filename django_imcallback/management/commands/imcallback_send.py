@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import json
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from django_imcallback import openim
+
+
+class Command(BaseCommand):
+    help = (
+        "Send a callback exactly as an OpenIM server does (Go-style JSON, Operationid header, "
+        "Basic auth from the url) and print the answer. URL is what you would put in "
+        "OpenIM's webhooks.yml, e.g. http://openim:secret@127.0.0.1:8000/imcallback"
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("url", help="The webhook url, as configured in webhooks.yml.")
+        parser.add_argument("--command", dest="callback_command", help="Default: dismiss group.")
+        parser.add_argument("--group", default="G001", help="groupID (default: G001).")
+        parser.add_argument("--owner", default="user123", help="ownerID (default: user123).")
+        parser.add_argument("--members", type=int, default=2, help="Member count (default: 2).")
+        parser.add_argument(
+            "--from-file", metavar="FILE", help="Send this JSON body instead ('-': stdin)."
+        )
+        parser.add_argument("--operation-id", help="Default: generated like OpenIM's.")
+        parser.add_argument("--timeout", type=float, default=5.0, help="Seconds (default 5).")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        payload = self._payload(options)
+        command = options["callback_command"] or payload.get("callbackCommand")
+        if not command:
+            raise CommandError("No command: give --command or a body with callbackCommand.")
+        request = openim.build_request(
+            options["url"],
+            command,
+            openim.go_json(payload),
+            options["operation_id"] or openim.operation_id(),
+        )
+        self.stderr.write(f"POST {request.url} ({len(request.body)} bytes)")
+        status, answer = self._post(request, options["timeout"])
+        self.stdout.write(f"HTTP {status}")
+        self.stdout.write(answer)
+        try:
+            err_code = json.loads(answer).get("errCode")
+        except (ValueError, AttributeError):
+            err_code = None
+        if status != 200 or err_code != 0:
+            raise CommandError(f"The receiver did not accept the callback (HTTP {status}).")
+
+    def _payload(self, options: dict[str, Any]) -> dict[str, Any]:
+        source = options["from_file"]
+        if source:
+            text = sys.stdin.read() if source == "-" else Path(source).read_text()
+            try:
+                payload = json.loads(text)
+            except ValueError as exc:
+                raise CommandError(f"{source} is not JSON: {exc}") from exc
+            if not isinstance(payload, dict):
+                raise CommandError(f"{source} must hold a JSON object.")
+            return payload
+        if options["members"] < 0:
+            raise CommandError("--members must be >= 0.")
+        members = [f"user{i:06d}" for i in range(1, options["members"] + 1)]
+        return openim.dismiss_group_body(options["group"], options["owner"], members)
+
+    def _post(self, request: openim.Request, timeout: float) -> tuple[int, str]:
+        http_request = urllib.request.Request(  # noqa: S310 - the operator's own url
+            request.url, data=request.body, headers=request.headers, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(http_request, timeout=timeout) as response:  # noqa: S310
+                return response.status, response.read().decode("utf-8", "replace")
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode("utf-8", "replace")
+        except (urllib.error.URLError, TimeoutError) as exc:
+            raise CommandError(f"Could not reach {request.url}: {exc}") from exc

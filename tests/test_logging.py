@@ -1,0 +1,51 @@
+"""One structured log line per recorded delivery, on the django_imcallback logger."""
+
+import logging
+
+import pytest
+
+from .factories import DISMISS, DismissPayloadFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def delivery_records(caplog):
+    return [r for r in caplog.records if r.name == "django_imcallback" and hasattr(r, "imcallback")]
+
+
+def test_a_stored_delivery_is_logged_at_info_with_its_fields(post, caplog):
+    with caplog.at_level(logging.INFO, logger="django_imcallback"):
+        post(DismissPayloadFactory(groupID="g-log"), operation_id="op-log")
+
+    [record] = delivery_records(caplog)
+    assert record.levelno == logging.INFO
+    fields = record.imcallback
+    assert {k: fields[k] for k in ("command", "operation_id", "group_id", "status")} == {
+        "command": DISMISS,
+        "operation_id": "op-log",
+        "group_id": "g-log",
+        "status": "processed",
+    }
+    assert fields["http_status"] == 200
+    assert fields["duration_ms"] >= 0
+    assert "group_id=g-log" in record.getMessage()
+
+
+def test_an_invalid_delivery_is_logged_at_warning(post, caplog):
+    with caplog.at_level(logging.INFO, logger="django_imcallback"):
+        post(DismissPayloadFactory(groupID=""))
+
+    [record] = delivery_records(caplog)
+    assert record.levelno == logging.WARNING
+    assert record.imcallback["status"] == "invalid"
+    assert record.imcallback["http_status"] == 400
+
+
+def test_refused_callers_are_not_delivery_lines(post, settings, caplog):
+    settings.IMCALLBACK = {"ALLOWED_IPS": ["10.0.0.1"]}
+
+    with caplog.at_level(logging.INFO, logger="django_imcallback"):
+        post(DismissPayloadFactory())
+
+    assert delivery_records(caplog) == []
+    assert "Refused callback" in caplog.text

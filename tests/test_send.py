@@ -1,0 +1,82 @@
+"""manage.py imcallback_send: an OpenIM server in a command, for end-to-end checks."""
+
+import json
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from django_imcallback import openim
+from django_imcallback.models import CallbackEvent, DismissedGroup
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_sends_a_dismissal_the_way_the_server_does(live_server, capsys):
+    call_command(
+        "imcallback_send",
+        f"{live_server.url}/imcallback",
+        "--group",
+        "G<&>1",
+        "--members",
+        "3",
+        "--operation-id",
+        "op-send-1",
+    )
+
+    assert "HTTP 200" in capsys.readouterr().out
+    dismissal = DismissedGroup.objects.get()
+    assert dismissal.group_id == "G<&>1"
+    assert dismissal.member_count == 3
+    assert dismissal.group_type_raw == "\u0002"
+    event = CallbackEvent.objects.get()
+    body = bytes(event.body)
+    assert b"G\\u003c\\u0026\\u003e1" in body
+    assert body.endswith(b"}\n")
+    assert event.operation_id == "op-send-1"
+    assert event.headers["User-Agent"] == "Go-http-client/1.1"
+
+
+def test_basic_auth_comes_from_the_url(live_server, settings, capsys):
+    settings.IMCALLBACK = {"BASIC_AUTH": ["openim:p@ss"]}
+    host = live_server.url.removeprefix("http://")
+
+    call_command("imcallback_send", f"http://openim:p%40ss@{host}/imcallback")
+    assert DismissedGroup.objects.count() == 1
+
+    with pytest.raises(CommandError, match="did not accept"):
+        call_command("imcallback_send", f"http://openim:wrong@{host}/imcallback")
+    assert "HTTP 401" in capsys.readouterr().out
+
+
+def test_sends_a_body_from_a_file(live_server, tmp_path):
+    path = tmp_path / "quit.json"
+    path.write_text(
+        json.dumps({"callbackCommand": "callbackAfterQuitGroupCommand", "groupID": "g"})
+    )
+
+    call_command("imcallback_send", f"{live_server.url}/imcallback", "--from-file", str(path))
+
+    event = CallbackEvent.objects.get()
+    assert (event.command, event.status) == ("callbackAfterQuitGroupCommand", "unhandled")
+
+
+def test_unreachable_receiver_is_a_clear_error():
+    with pytest.raises(CommandError, match="Could not reach"):
+        call_command("imcallback_send", "http://127.0.0.1:9/imcallback", "--timeout", "2")
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://h/imcallback", "http://h/imcallback/cmd"),
+        ("http://h/imcallback/", "http://h/imcallback//cmd"),  # as the server does
+        ("http://u:p@h:8000/x?contenttype=json", "http://h:8000/x/cmd?contenttype=json"),
+    ],
+)
+def test_urls_are_built_like_the_server_builds_them(url, expected):
+    assert openim.build_request(url, "cmd", b"{}", "op").url == expected
+
+
+def test_go_json_matches_gos_encoder():
+    assert openim.go_json({"a": "<&>\u2028é"}) == b'{"a":"\\u003c\\u0026\\u003e\\u2028\xc3\xa9"}\n'
