@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: install run run-worker test lint format clean bench bench-admin
+.PHONY: install run run-worker test test-packaging lint format clean bench bench-admin
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ bench: install
 ## Admin page timings on 100,000 dismissals and 5,000,000 members (BENCH_ADMIN_DATABASE_URL).
 bench-admin: install
 	$(BIN)/python -m benchmarks.admin $(BENCH_ARGS)
+
+## Build the sdist and wheel, install the wheel in a fresh virtualenv, run the demo's checks.
+test-packaging: install
+	$(BIN)/python -m pytest -m packaging $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
