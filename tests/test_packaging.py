@@ -47,16 +47,30 @@ def test_the_example_project_migrates_and_checks_on_the_installed_wheel(dist, tm
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
     python = str(env_dir / "bin" / "python")
-    run(python, "-m", "pip", "install", "--quiet", f"{wheel}[tasks]", "dj-database-url",
-        "django-tasks-db", cwd=tmp_path)
+    run(
+        python,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        f"{wheel}[tasks]",
+        "dj-database-url",
+        "django-tasks-db",
+        cwd=tmp_path,
+    )
     # Only the project, not the source tree: the app must come from the wheel.
     site = tmp_path / "site"
     shutil.copytree(ROOT / "example_project", site / "example_project")
     shutil.copy(ROOT / "manage.py", site / "manage.py")
     env = {"PATH": str(env_dir / "bin"), "HOME": str(tmp_path)}
 
-    location = run(python, "-c", "import django_imcallback; print(django_imcallback.__file__)",
-                   cwd=site, env=env)
+    location = run(
+        python,
+        "-c",
+        "import django_imcallback; print(django_imcallback.__file__)",
+        cwd=site,
+        env=env,
+    )
     assert str(env_dir) in location
     run(python, "manage.py", "migrate", "--noinput", cwd=site, env=env)
     output = run(python, "manage.py", "check", cwd=site, env=env)
