@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: install run run-worker test test-packaging lint format clean bench bench-admin
+.PHONY: install run run-worker test test-packaging test-browser lint format clean bench bench-admin
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,12 @@ bench-admin: install
 ## Build the sdist and wheel, install the wheel in a fresh virtualenv, run the demo's checks.
 test-packaging: install
 	$(BIN)/python -m pytest -m packaging $(PYTEST_ARGS)
+
+## The admin in headless Chromium (Debian's, installed if missing); screenshots in artifacts/screenshots/.
+test-browser: install
+	$(BIN)/python -m pip install --quiet -e ".[dev,browser]"
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	$(BIN)/python -m pytest -m browser $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

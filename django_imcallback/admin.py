@@ -201,9 +201,16 @@ class DismissedGroupAdmin(ReadOnlyAdmin):
         listing = format_html_join(", ", "{}", ((user_id,) for user_id in user_ids))
         url = reverse("admin:django_imcallback_dismissedgroupmember_changelist")
         more = obj.member_count - len(user_ids)
-        suffix = _("and %(count)d more") % {"count": more} if more > 0 else _("list them")
+        if more > 0:
+            return format_html(
+                '{} &hellip; <a href="{}?dismissal__id__exact={}">{}</a>',
+                listing,
+                url,
+                obj.pk,
+                _("and %(count)d more") % {"count": more},
+            )
         return format_html(
-            '{} &hellip; <a href="{}?dismissal__id__exact={}">{}</a>', listing, url, obj.pk, suffix
+            '{} (<a href="{}?dismissal__id__exact={}">{}</a>)', listing, url, obj.pk, _("list")
         )
 
 
