@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: install run run-worker test test-packaging test-browser lint format clean bench bench-admin
+.PHONY: install run run-worker test test-packaging test-browser test-schema openapi openapi-check lint format clean bench bench-admin
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,9 +50,22 @@ test-browser: install
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	$(BIN)/python -m pytest -m browser $(PYTEST_ARGS)
 
+## Write openapi.yaml from the serializers (drf-spectacular); openapi-check fails if it is stale.
+openapi: install
+	$(BIN)/python manage.py spectacular --urlconf django_imcallback.schema --validate --fail-on-warn --file openapi.yaml
+
+openapi-check: install
+	$(BIN)/python manage.py spectacular --urlconf django_imcallback.schema --validate --fail-on-warn --file .openapi.check.yaml
+	diff -u openapi.yaml .openapi.check.yaml && rm .openapi.check.yaml
+
+## schemathesis against the example project, driven by openapi.yaml.
+test-schema: openapi-check
+	BIN=$(BIN) scripts/test-schema.sh
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: install
 	$(BIN)/ruff check --fix .

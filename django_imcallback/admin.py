@@ -26,7 +26,7 @@ MEMBER_PREVIEW = 200
 BODY_PREVIEW_BYTES = 256 * 1024
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(admin.ModelAdmin[Any]):
     """Records of what the OpenIM server said are evidence: nobody edits them here."""
 
     show_full_result_count = False
@@ -41,12 +41,12 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def exact_search(self, queryset: QuerySet, term: str) -> QuerySet:
+    def exact_search(self, queryset: QuerySet[Any], term: str) -> QuerySet[Any]:
         raise NotImplementedError
 
     def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet, search_term: str
-    ) -> tuple[QuerySet, bool]:
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
         term = search_term.strip()
         if not term:
             return queryset, False
@@ -62,7 +62,7 @@ class CommandFilter(admin.SimpleListFilter):
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         return [(command, command) for command in registry.commands()]
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         value = self.value()
         return queryset.filter(command=value) if value else queryset
 
@@ -102,11 +102,11 @@ class CallbackEventAdmin(ReadOnlyAdmin):
     )
     readonly_fields = fields
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         # Bodies can be megabytes; the list never shows them.
         return super().get_queryset(request).defer("body")
 
-    def exact_search(self, queryset: QuerySet, term: str) -> QuerySet:
+    def exact_search(self, queryset: QuerySet[Any], term: str) -> QuerySet[Any]:
         condition = Q(operation_id=term) | Q(command=term)
         if term.isdigit():
             condition |= Q(pk=int(term))
@@ -143,7 +143,7 @@ class CallbackEventAdmin(ReadOnlyAdmin):
         return request.user.has_perm("django_imcallback.replay_callbackevent")
 
     @admin.action(description=_("Replay selected events"), permissions=["replay"])
-    def replay(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def replay(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         report = replay_events(queryset)
         self.message_user(request, report.summary(), messages.SUCCESS)
         for line in report.problems():
@@ -176,7 +176,7 @@ class DismissedGroupAdmin(ReadOnlyAdmin):
     )
     readonly_fields = fields
 
-    def exact_search(self, queryset: QuerySet, term: str) -> QuerySet:
+    def exact_search(self, queryset: QuerySet[Any], term: str) -> QuerySet[Any]:
         members = DismissedGroupMember.objects.filter(user_id=term).values("dismissal_id")
         return queryset.filter(Q(group_id=term) | Q(owner_id=term) | Q(pk__in=members))
 
@@ -224,5 +224,5 @@ class DismissedGroupMemberAdmin(ReadOnlyAdmin):
     fields = ("user_id", "dismissal")
     readonly_fields = fields
 
-    def exact_search(self, queryset: QuerySet, term: str) -> QuerySet:
+    def exact_search(self, queryset: QuerySet[Any], term: str) -> QuerySet[Any]:
         return queryset.filter(user_id=term)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from . import store
 from .models import DismissedGroup, DismissedGroupMember
@@ -27,7 +28,7 @@ def insert_dismissal(dismissal: DismissedGroup, user_ids: Sequence[str], using: 
         return
     insert_sql, params, _ = store.insert_statement(dismissal, using)
     table, columns = _member_table(connection)
-    pk = connection.ops.quote_name(DismissedGroup._meta.pk.column)
+    pk = connection.ops.quote_name(store.column(DismissedGroup))
     sql = (
         f"WITH dismissal AS ({insert_sql}), "  # noqa: S608 - names from model meta
         f"members AS (INSERT INTO {table} ({columns}) "
@@ -39,13 +40,12 @@ def insert_dismissal(dismissal: DismissedGroup, user_ids: Sequence[str], using: 
         store.set_pk(dismissal, cursor.fetchone()[0], using)
 
 
-def _member_table(connection) -> tuple[str, str]:
-    meta = DismissedGroupMember._meta
+def _member_table(connection: BaseDatabaseWrapper) -> tuple[str, str]:
     quote = connection.ops.quote_name
-    columns = (
-        f"{quote(meta.get_field('dismissal').column)}, {quote(meta.get_field('user_id').column)}"
+    columns = ", ".join(
+        quote(store.column(DismissedGroupMember, name)) for name in ("dismissal", "user_id")
     )
-    return quote(meta.db_table), columns
+    return quote(DismissedGroupMember._meta.db_table), columns
 
 
 def insert_members(dismissal_id: int, user_ids: Sequence[str], using: str = "default") -> None:

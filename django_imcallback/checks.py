@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.apps import AppConfig
@@ -60,7 +61,7 @@ SETTING_CHECKS = [
 
 @checks.register(checks.Tags.security, checks.Tags.compatibility)
 def check_settings(
-    app_configs: list[AppConfig] | None = None, **kwargs: Any
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
     try:
         raw = imcallback_settings.raw

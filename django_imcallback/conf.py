@@ -155,7 +155,7 @@ class Settings:
 
             if error := tasks_framework_error():
                 raise ImproperlyConfigured(error)
-        return value
+        return str(value)
 
     @property
     def is_open(self) -> bool:

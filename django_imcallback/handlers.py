@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from django.db import IntegrityError
 from rest_framework import serializers
 
-from . import bulk
+from . import bulk, store
 from .models import CallbackEvent, DismissedGroup
 from .serializers import DismissGroupSerializer
 from .signals import group_dismissed
@@ -41,7 +41,7 @@ class Handler:
 
     #: The command as OpenIM spells it in the URL, e.g. ``callbackAfterDisMissGroupCommand``.
     command: ClassVar[str]
-    serializer_class: ClassVar[type[serializers.Serializer]]
+    serializer_class: ClassVar[type[serializers.Serializer[Any]]]
 
     def __init__(self) -> None:
         self._local = threading.local()
@@ -131,7 +131,7 @@ class DismissGroupHandler(Handler):
             event_time=data["event_time"],
             event=event,
         )
-        bulk.insert_dismissal(dismissal, member_ids, using=event._state.db)
+        bulk.insert_dismissal(dismissal, member_ids, using=store.db_of(event))
         return Outcome(Status.PROCESSED, dismissal, announce=True)
 
     def on_conflict(
@@ -147,7 +147,7 @@ class DismissGroupHandler(Handler):
             return Outcome(Status.PROCESSED, dismissal, announce=True)
         member_ids = data["member_ids"]
         if dismissal.member_count == 0 and member_ids:
-            bulk.insert_members(dismissal.pk, member_ids, using=dismissal._state.db)
+            bulk.insert_members(dismissal.pk, member_ids, using=store.db_of(dismissal))
             dismissal.member_count = len(member_ids)
             dismissal.save(update_fields=["member_count"])
             return Outcome(

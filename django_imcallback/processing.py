@@ -93,7 +93,7 @@ def _record(
     if event._state.adding:
         store.insert(event, using=_db(event), flush_later=flush_later)
     else:
-        store.save_status(event, using=event._state.db)
+        store.save_status(event, using=store.db_of(event))
 
 
 def _forget_rolled_back_insert(event: CallbackEvent, was_new: bool) -> None:

@@ -15,16 +15,32 @@ INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 NUMERIC = re.compile(r"\s*[+-]?[0-9]{1,20}\s*")
 
 
-class IDField(serializers.CharField):
-    """An OpenIM ID: kept exactly as sent (no whitespace trimming)."""
+class WireStringField(serializers.CharField):
+    """A JSON string (Go's ``string``), kept exactly as sent: no number coercion, no trimming."""
+
+    default_error_messages = {"not_a_string": "Expected a string, got {input_type}."}
 
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("max_length", ID_MAX_LENGTH)
         kwargs.setdefault("trim_whitespace", False)
         super().__init__(**kwargs)
 
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("not_a_string", input_type=type(data).__name__)
+        return super().to_internal_value(data)
 
-class GroupTypeField(serializers.Field):
+
+class IDField(WireStringField):
+    """An OpenIM ID."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", ID_MAX_LENGTH)
+        if not kwargs.get("allow_blank"):
+            kwargs.setdefault("min_length", 1)
+        super().__init__(**kwargs)
+
+
+class GroupTypeField(serializers.Field):  # type: ignore[type-arg]
     """``groupType`` as any server sends it; validates to ``(raw, integer_or_None)``.
 
     The contract says int32 ``2``; the open-source server sends ``string(rune(2))``,
@@ -55,7 +71,7 @@ class GroupTypeField(serializers.Field):
         return value
 
 
-class MemberIDsField(serializers.Field):
+class MemberIDsField(serializers.Field):  # type: ignore[type-arg]
     """``membersID``: a list of user ID strings, or ``null`` (Go's nil slice).
 
     Validated with whole-list operations rather than a child field per item, because
@@ -105,7 +121,7 @@ class MemberIDsField(serializers.Field):
         return list(value)
 
 
-class EventTimeField(serializers.Field):
+class EventTimeField(serializers.Field):  # type: ignore[type-arg]
     """``eventTime``: milliseconds since the epoch, sent by newer servers only. 0 means unset."""
 
     default_error_messages = {
@@ -127,6 +143,8 @@ class EventTimeField(serializers.Field):
             self.fail("invalid")
         if data == 0:
             return None
+        if data < 0:
+            self.fail("range")
         try:
             return datetime.fromtimestamp(data / 1000, tz=UTC)
         except (OverflowError, OSError, ValueError):
@@ -137,16 +155,14 @@ class EventTimeField(serializers.Field):
         return value
 
 
-class DismissGroupSerializer(serializers.Serializer):
+class DismissGroupSerializer(serializers.Serializer[Any]):
     """Body of ``callbackAfterDisMissGroupCommand`` (Go: ``CallbackDisMissGroupReq``).
 
     Keys keep their wire names; ``validated_data`` uses the model's names. Unknown
     keys are ignored here and kept in the event's raw body.
     """
 
-    callbackCommand = serializers.CharField(
-        required=False, allow_blank=True, trim_whitespace=False, source="callback_command"
-    )
+    callbackCommand = WireStringField(required=False, allow_blank=True, source="callback_command")
     groupID = IDField(source="group_id")
     ownerID = IDField(
         required=False, allow_blank=True, allow_null=True, default="", source="owner_id"

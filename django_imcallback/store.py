@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from django.db import connections, models
+from django.db import connections, models, router
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 
 from .models import CallbackEvent
@@ -22,21 +22,35 @@ from .models import CallbackEvent
 BINARY_BINDING_BYTES = 64 * 1024
 
 
+def db_of(obj: models.Model) -> str:
+    """The database alias ``obj`` was saved to, or will be."""
+    return obj._state.db or router.db_for_write(type(obj), instance=obj)
+
+
+def column(model: type[models.Model], name: str | None = None) -> str:
+    """The database column of field ``name`` (the primary key's by default)."""
+    field = model._meta.pk if name is None else model._meta.get_field(name)
+    value = getattr(field, "column", None)
+    if not isinstance(value, str):
+        raise TypeError(f"{model.__name__}.{name or 'pk'} has no column")
+    return value
+
+
 @cache
 def _insert_statement(
     model: type[models.Model], using: str, binary: bool = False
-) -> tuple[str, tuple, bool]:
+) -> tuple[str, tuple[models.Field[Any, Any], ...], bool]:
     connection = connections[using]
     quote = connection.ops.quote_name
     fields = tuple(f for f in model._meta.concrete_fields if not f.primary_key)
     returning = connection.features.can_return_columns_from_insert
     sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608 - names from model meta
         quote(model._meta.db_table),
-        ", ".join(quote(f.column) for f in fields),
+        ", ".join(quote(column(model, f.name)) for f in fields),
         ", ".join("%b" if binary and isinstance(f, models.BinaryField) else "%s" for f in fields),
     )
     if returning:
-        sql += f" RETURNING {quote(model._meta.pk.column)}"
+        sql += f" RETURNING {quote(column(model))}"
     return sql, fields, returning
 
 
@@ -110,15 +124,15 @@ def set_pk(obj: models.Model, pk: Any, using: str) -> None:
 
 
 @cache
-def _status_statement(using: str) -> tuple[str, tuple]:
+def _status_statement(using: str) -> tuple[str, tuple[models.Field[Any, Any], ...]]:
     quote = connections[using].ops.quote_name
     meta = CallbackEvent._meta
-    fields = tuple(
-        meta.get_field(name)
-        for name in ("status", "error", "command", "attempts", "processed_at", "dispatch_state")
+    names = ("status", "error", "command", "attempts", "processed_at", "dispatch_state")
+    fields = tuple(f for f in meta.concrete_fields if f.name in names)
+    assignments = ", ".join(f"{quote(column(CallbackEvent, f.name))} = %s" for f in fields)
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(column(CallbackEvent))} = %s"  # noqa: S608
     )
-    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
-    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
     return sql, fields
 
 

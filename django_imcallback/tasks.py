@@ -9,7 +9,7 @@ from __future__ import annotations
 try:
     from django.tasks import task
 except ImportError:  # Django < 6.0: pip install 'django-imcallback[tasks]'
-    from django_tasks import task
+    from django_tasks import task  # type: ignore[no-redef]
 
 from .dispatch import announce_queued
 

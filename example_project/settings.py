@@ -21,6 +21,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_imcallback",
     "django_tasks_db",
+    "drf_spectacular",
     "example_project.apps.ExampleConfig",
 ]
 
@@ -72,6 +73,18 @@ IMCALLBACK = {"DISPATCH": os.environ.get("IMCALLBACK_DISPATCH", "inline")}
 # database backend: `python manage.py db_worker` runs the tasks.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 SILENCED_SYSTEM_CHECKS = ["imcallback.W001"]
+
+REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "django-imcallback: OpenIM callbacks",
+    "DESCRIPTION": "What an OpenIM server POSTs to `<webhook url>/<command>`, and the answers.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "django_imcallback.schema.require_request_bodies",
+    ],
+}
 
 LOGGING = {
     "version": 1,

@@ -51,7 +51,7 @@ DATABASES = {"default": dj_database_url.config(default="sqlite://:memory:")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STATIC_URL = "static/"
-IMCALLBACK: dict = {}
+IMCALLBACK: dict[str, object] = {}
 
 # Task mode runs on the immediate backend in the ordinary suite; the end-to-end test
 # starts real `db_worker` processes with IMCALLBACK_TEST_TASKS=db.

@@ -62,6 +62,8 @@ def test_garbage_is_a_400_with_a_clear_message_and_is_recorded(post, body, messa
         ({"groupID": None}, "groupID"),
         ({"groupID": ""}, "groupID"),
         ({"groupID": ["g"]}, "groupID"),
+        ({"groupID": 42}, "groupID"),  # Go sends strings; a number is a broken sender
+        ({"callbackCommand": 7}, "callbackCommand"),
         ({"groupID": "g" * 300}, "groupID"),
         ({"membersID": "u1,u2"}, "membersID"),
         ({"membersID": ["u1", 2]}, "membersID"),
@@ -74,6 +76,7 @@ def test_garbage_is_a_400_with_a_clear_message_and_is_recorded(post, body, messa
         ({"groupType": 2.5}, "groupType"),
         ({"eventTime": "yesterday"}, "eventTime"),
         ({"eventTime": 10**30}, "eventTime"),
+        ({"eventTime": -5}, "eventTime"),
         ({"ownerID": {"id": 1}}, "ownerID"),
     ],
 )

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django_imcallback.models import CallbackEvent, DismissedGroup
 
 
-def delete_in_batches(queryset: QuerySet, batch_size: int) -> int:
+def delete_in_batches(queryset: QuerySet[Any], batch_size: int) -> int:
     """Delete rows a batch at a time, each in its own short transaction."""
     deleted = 0
     while pks := list(queryset.order_by("pk").values_list("pk", flat=True)[:batch_size]):
@@ -48,7 +48,7 @@ class Command(BaseCommand):
         events = CallbackEvent.objects.filter(received_at__lt=cutoff)
         if not options["include_failed"]:
             events = events.exclude(status=CallbackEvent.Status.FAILED)
-        targets: list[tuple[str, QuerySet]] = [("event", events)]
+        targets: list[tuple[str, QuerySet[Any]]] = [("event", events)]
         if options["include_dismissals"]:
             targets.append(("dismissal", DismissedGroup.objects.filter(received_at__lt=cutoff)))
         before = f"received before {cutoff:%Y-%m-%d %H:%M} UTC"
