@@ -1,8 +1,9 @@
 """The pipeline every recorded delivery goes through, in the view and on replay.
 
 parse -> find the handler -> validate -> apply in one transaction -> announce after commit.
-Each step ends by writing the event's status in the same statement that counts the
-attempt, so the event log always says how far a delivery got.
+Every way out of it writes the event with its status (and the error, when there is one),
+so the event log always says how far a delivery got. Attempts are counted where they
+start: 1 when a delivery arrives, +1 when a replay claims the event.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import IntegrityError, router, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from . import dispatch, store
@@ -81,17 +82,13 @@ def _json_type(value: Any) -> str:
     return names.get(type(value), "a number")
 
 
-def _db(event: CallbackEvent) -> str:
-    return event._state.db or router.db_for_write(CallbackEvent, instance=event)
-
-
 def _record(
     event: CallbackEvent, status: str, error: str = "", *, flush_later: bool = False
 ) -> None:
     """Write the event with this status: INSERT a new delivery, UPDATE a recorded one."""
     event.status, event.error, event.processed_at = status, error, timezone.now()
     if event._state.adding:
-        store.insert(event, using=_db(event), flush_later=flush_later)
+        store.insert(event, using=store.db_of(event), flush_later=flush_later)
     else:
         store.save_status(event, using=store.db_of(event))
 
@@ -138,7 +135,7 @@ def process_event(event: CallbackEvent) -> Result:
 
 
 def _process(event: CallbackEvent, payload: dict[str, Any]) -> Result:
-
+    """Everything after parsing: command, handler, validation, the storing transaction."""
     if not event.command and isinstance(payload.get("callbackCommand"), str):
         # Old servers post to the bare URL and name the command only in the body.
         event.command = storable(payload["callbackCommand"], COMMAND_MAX_LENGTH)
@@ -158,15 +155,12 @@ def _process(event: CallbackEvent, payload: dict[str, Any]) -> Result:
         _record(event, Status.INVALID, json.dumps(detail, ensure_ascii=False))
         return Result(Status.INVALID, message, detail)
 
-    was_new = event._state.adding
     try:
         try:
             return _commit(event, payload, handler, None, data=data)
         except IntegrityError as conflict:
-            _forget_rolled_back_insert(event, was_new)
             return _commit(event, payload, handler, None, data=data, conflict=conflict)
     except Exception as exc:
-        _forget_rolled_back_insert(event, was_new)
         record_failure(event, exc)
         return Result(Status.FAILED, "Storing the callback failed.")
 
@@ -190,8 +184,28 @@ def _commit(
     data: dict[str, Any] | None = None,
     conflict: IntegrityError | None = None,
 ) -> Result:
-    """Apply (or resolve a conflict) and record the outcome in one transaction."""
-    with transaction.atomic(using=_db(event)):
+    """Apply (or resolve a conflict) and record the outcome in one transaction.
+
+    If the transaction fails, a new delivery inserted inside it is new again, so that
+    whoever records the failure inserts it rather than updating a row that is gone.
+    """
+    was_new = event._state.adding
+    try:
+        return _apply_and_record(event, payload, handler, outcome, data, conflict)
+    except BaseException:
+        _forget_rolled_back_insert(event, was_new)
+        raise
+
+
+def _apply_and_record(
+    event: CallbackEvent,
+    payload: dict[str, Any],
+    handler: Handler | None,
+    outcome: Outcome | None,
+    data: dict[str, Any] | None,
+    conflict: IntegrityError | None,
+) -> Result:
+    with transaction.atomic(using=store.db_of(event)):
         dispatch.prepare(event)
         if outcome is None:
             assert handler is not None

@@ -286,3 +286,20 @@ def test_a_crash_outside_the_pipeline_still_records_the_delivery(post, monkeypat
     event = CallbackEvent.objects.get()
     assert event.status == Status.FAILED
     assert "bug in a serializer" in event.error
+
+
+def test_a_failing_storing_transaction_still_leaves_the_delivery_recorded(post, monkeypatch):
+    """The event row inserted inside a rolled-back transaction is inserted again as failed."""
+    from django_imcallback import dispatch
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("scheduling failed")
+
+    monkeypatch.setattr(dispatch, "schedule", broken)
+
+    response = post({"groupID": "g", "userID": "u"}, command="callbackAfterQuitGroupCommand")
+
+    assert response.status_code == 500
+    event = CallbackEvent.objects.get()
+    assert event.status == Status.FAILED
+    assert "scheduling failed" in event.error
