@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.db.models import Q, QuerySet
@@ -26,7 +26,13 @@ MEMBER_PREVIEW = 200
 BODY_PREVIEW_BYTES = 256 * 1024
 
 
-class ReadOnlyAdmin(admin.ModelAdmin[Any]):
+if TYPE_CHECKING:
+    ModelAdmin = admin.ModelAdmin[Any]
+else:  # ModelAdmin is generic only in django-stubs, not at run time.
+    ModelAdmin = admin.ModelAdmin
+
+
+class ReadOnlyAdmin(ModelAdmin):
     """Records of what the OpenIM server said are evidence: nobody edits them here."""
 
     show_full_result_count = False

@@ -5,8 +5,10 @@ Slow (builds, creates a virtualenv, installs from the package index): marked
 """
 
 import shutil
+import socket
 import subprocess
 import sys
+import time
 import venv
 import zipfile
 from pathlib import Path
@@ -42,9 +44,12 @@ def test_wheel_and_sdist_carry_what_the_app_needs(dist):
     assert sdist.stat().st_size > 0
 
 
-def test_the_example_project_migrates_and_checks_on_the_installed_wheel(dist, tmp_path):
+@pytest.fixture(scope="module")
+def installed(dist, tmp_path_factory):
+    """A fresh virtualenv with the wheel (and what the example project uses) installed."""
     [wheel] = dist.glob("*.whl")
-    env_dir = tmp_path / "venv"
+    root = tmp_path_factory.mktemp("installed")
+    env_dir = root / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
     python = str(env_dir / "bin" / "python")
     run(
@@ -53,16 +58,20 @@ def test_the_example_project_migrates_and_checks_on_the_installed_wheel(dist, tm
         "pip",
         "install",
         "--quiet",
-        f"{wheel}[tasks]",
+        f"{wheel}[tasks,openapi]",
         "dj-database-url",
         "django-tasks-db",
-        cwd=tmp_path,
+        cwd=root,
     )
+    return python, {"PATH": str(env_dir / "bin"), "HOME": str(root)}
+
+
+def test_the_example_project_migrates_and_checks_on_the_installed_wheel(installed, tmp_path):
+    python, env = installed
     # Only the project, not the source tree: the app must come from the wheel.
     site = tmp_path / "site"
     shutil.copytree(ROOT / "example_project", site / "example_project")
     shutil.copy(ROOT / "manage.py", site / "manage.py")
-    env = {"PATH": str(env_dir / "bin"), "HOME": str(tmp_path)}
 
     location = run(
         python,
@@ -71,8 +80,92 @@ def test_the_example_project_migrates_and_checks_on_the_installed_wheel(dist, tm
         cwd=site,
         env=env,
     )
-    assert str(env_dir) in location
+    assert "venv" in location
     run(python, "manage.py", "migrate", "--noinput", cwd=site, env=env)
-    output = run(python, "manage.py", "check", cwd=site, env=env)
-    assert "no issues" in output
+    assert "no issues" in run(python, "manage.py", "check", cwd=site, env=env)
     run(python, "manage.py", "imcallback_replay", "--dry-run", cwd=site, env=env)
+
+
+HOST_RECEIVER = """
+from pathlib import Path
+
+from django.dispatch import receiver
+
+from django_imcallback.signals import group_dismissed
+
+
+@receiver(group_dismissed)
+def on_dismissed(sender, dismissal, event, **kwargs):
+    members = ",".join(sorted(dismissal.members.values_list("user_id", flat=True)))
+    Path(__file__).with_name("dismissed.txt").write_text(f"{dismissal.group_id}:{members}")
+"""
+
+
+def test_a_new_project_that_follows_the_readme_receives_a_callback(installed, tmp_path):
+    """startproject, then only the README's Install steps; then a callback as OpenIM sends it."""
+    python, env = installed
+    run(python, "-m", "django", "startproject", "host", str(tmp_path), cwd=tmp_path, env=env)
+    settings = tmp_path / "host" / "settings.py"
+    settings.write_text(
+        settings.read_text()
+        + '\nINSTALLED_APPS += ["rest_framework", "django_imcallback"]\n'
+        + 'IMCALLBACK = {"BASIC_AUTH": ["openim:a-long-random-password"]}\n'
+    )
+    urls = tmp_path / "host" / "urls.py"
+    urls.write_text(
+        urls.read_text().replace(
+            "from django.urls import path", "from django.urls import include, path"
+        )
+        + '\nurlpatterns += [path("imcallback/", include("django_imcallback.urls"))]\n'
+        + "from . import receivers  # noqa\n"
+    )
+    (tmp_path / "host" / "receivers.py").write_text(HOST_RECEIVER)
+    run(python, "manage.py", "migrate", "--noinput", cwd=tmp_path, env=env)
+
+    port = "8793"
+    server = subprocess.Popen(
+        [python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(50):
+            try:
+                socket.create_connection(("127.0.0.1", int(port)), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        output = run(
+            python,
+            "manage.py",
+            "imcallback_send",
+            f"http://openim:a-long-random-password@127.0.0.1:{port}/imcallback",
+            "--group",
+            "G-readme",
+            "--members",
+            "2",
+            cwd=tmp_path,
+            env=env,
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+    assert "HTTP 200" in output
+    assert (tmp_path / "host" / "dismissed.txt").read_text() == "G-readme:user000001,user000002"
+    shown = run(
+        python,
+        "manage.py",
+        "shell",
+        "-c",
+        (
+            "from django.contrib import admin; from django_imcallback.models import "
+            "CallbackEvent, DismissedGroup; print(DismissedGroup.objects.get().group_id, "
+            "CallbackEvent.objects.get().status, admin.site.is_registered(DismissedGroup))"
+        ),
+        cwd=tmp_path,
+        env=env,
+    )
+    assert shown.strip().splitlines()[-1].split() == ["G-readme", "processed", "True"]
