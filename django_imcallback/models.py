@@ -39,7 +39,6 @@ class CallbackEvent(models.Model):
         _("command"),
         max_length=128,
         blank=True,
-        db_index=True,
         help_text=_("The callback command from the URL, e.g. callbackAfterDisMissGroupCommand."),
     )
     operation_id = models.CharField(
@@ -55,7 +54,7 @@ class CallbackEvent(models.Model):
     remote_addr = models.GenericIPAddressField(_("remote address"), null=True, blank=True)
     received_at = models.DateTimeField(_("received at"), default=timezone.now, db_index=True)
     status = models.CharField(
-        _("status"), max_length=16, choices=Status.choices, default=Status.RECEIVED, db_index=True
+        _("status"), max_length=16, choices=Status.choices, default=Status.RECEIVED
     )
     error = models.TextField(_("error"), blank=True, help_text=_("Error message or traceback."))
     attempts = models.PositiveIntegerField(
@@ -75,6 +74,15 @@ class CallbackEvent(models.Model):
         verbose_name = _("callback event")
         verbose_name_plural = _("callback events")
         permissions = [("replay_callbackevent", "Can replay callback events")]
+        indexes = [
+            # What operators look for (failed, invalid, unhandled, stuck): a partial index,
+            # so the common processed and duplicate events cost no index entry here.
+            models.Index(
+                fields=["status", "command"],
+                condition=~models.Q(status__in=["processed", "duplicate"]),
+                name="imcallback_event_attention",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.command or '(no command)'} [{self.status}]"
