@@ -30,7 +30,7 @@ def insert_dismissal(dismissal: DismissedGroup, user_ids: Sequence[str], using: 
     table, columns = _member_table(connection)
     pk = connection.ops.quote_name(store.column(DismissedGroup))
     sql = (
-        f"WITH dismissal AS ({insert_sql}), "  # noqa: S608 - names from model meta
+        f"WITH dismissal AS ({insert_sql}), "
         f"members AS (INSERT INTO {table} ({columns}) "
         f"SELECT dismissal.{pk}, unnest(%s::text[]) FROM dismissal) "
         f"SELECT {pk} FROM dismissal"
@@ -74,7 +74,7 @@ def insert_members(dismissal_id: int, user_ids: Sequence[str], using: str = "def
                 for user_id in sorted(user_ids):
                     copy.write_row((dismissal_id, user_id))
             return
-        sql = f"INSERT INTO {table} ({columns}) VALUES (%s, %s)"  # noqa: S608
+        sql = f"INSERT INTO {table} ({columns}) VALUES (%s, %s)"
         for start in range(0, len(user_ids), BATCH_SIZE):
             batch = user_ids[start : start + BATCH_SIZE]
             cursor.executemany(sql, [(dismissal_id, user_id) for user_id in batch])

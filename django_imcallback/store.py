@@ -44,7 +44,7 @@ def _insert_statement(
     quote = connection.ops.quote_name
     fields = tuple(f for f in model._meta.concrete_fields if not f.primary_key)
     returning = connection.features.can_return_columns_from_insert
-    sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608 - names from model meta
+    sql = "INSERT INTO {} ({}) VALUES ({})".format(
         quote(model._meta.db_table),
         ", ".join(quote(column(model, f.name)) for f in fields),
         ", ".join("%b" if binary and isinstance(f, models.BinaryField) else "%s" for f in fields),
@@ -131,7 +131,7 @@ def _status_statement(using: str) -> tuple[str, tuple[models.Field[Any, Any], ..
     fields = tuple(f for f in meta.concrete_fields if f.name in names)
     assignments = ", ".join(f"{quote(column(CallbackEvent, f.name))} = %s" for f in fields)
     sql = (
-        f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(column(CallbackEvent))} = %s"  # noqa: S608
+        f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(column(CallbackEvent))} = %s"
     )
     return sql, fields
 

@@ -7,6 +7,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import OperationalError
+from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
 from django_imcallback import bulk, store
@@ -215,8 +216,15 @@ def database_down(*args, **kwargs):
     raise OperationalError("server closed the connection unexpectedly")
 
 
-def test_database_down_answers_503_and_logs_the_whole_delivery(post, monkeypatch, caplog):
-    monkeypatch.setattr(store, "insert", database_down)
+@pytest.fixture
+def database_gone(monkeypatch):
+    """Every statement fails as it does when PostgreSQL has gone away."""
+    monkeypatch.setattr(CursorWrapper, "execute", database_down)
+    monkeypatch.setattr(CursorWrapper, "executemany", database_down)
+
+
+@pytest.mark.usefixtures("database_gone")
+def test_database_down_answers_503_and_logs_the_whole_delivery(post, caplog):
     payload = DismissPayloadFactory(groupID="g-lost", membersID=["u-1"])
 
     with caplog.at_level(logging.ERROR, logger="django_imcallback"):
@@ -231,8 +239,8 @@ def test_database_down_answers_503_and_logs_the_whole_delivery(post, monkeypatch
     assert "callbackAfterDisMissGroupCommand" in message
 
 
-def test_database_down_with_a_binary_body_logs_it_as_base64(post, monkeypatch, caplog):
-    monkeypatch.setattr(store, "insert", database_down)
+@pytest.mark.usefixtures("database_gone")
+def test_database_down_with_a_binary_body_logs_it_as_base64(post, caplog):
 
     with caplog.at_level(logging.ERROR, logger="django_imcallback"):
         post(b"\xff\x00\x01")
