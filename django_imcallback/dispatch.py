@@ -11,16 +11,14 @@ from __future__ import annotations
 import importlib
 import logging
 import traceback
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db import transaction
 
 from .conf import imcallback_settings
+from .handlers import Handler, Outcome, registry
 from .models import CallbackEvent
 from .signals import callback_received
-
-if TYPE_CHECKING:
-    from .handlers import Handler, Outcome
 
 logger = logging.getLogger("django_imcallback")
 
@@ -67,7 +65,7 @@ def enqueue(event_id: int) -> None:
     try:
         announce_event.enqueue(event_id)
     except Exception:
-        # The event stays "queued": imcallback_replay --dispatch queued re-enqueues it.
+        # The event stays "queued"; imcallback_replay re-enqueues it once it is stale.
         logger.exception("Could not enqueue the announcement of event %s.", event_id)
 
 
@@ -101,8 +99,7 @@ def announce(
 
 def announce_queued(event_id: int) -> str:
     """The worker's side: claim a queued event, then announce it. Returns what happened."""
-    from .handlers import registry
-    from .processing import parse_payload
+    from .processing import parse_payload  # processing imports this module
 
     claimed = CallbackEvent.objects.filter(pk=event_id, dispatch_state=Dispatch.QUEUED).update(
         dispatch_state=Dispatch.SENDING
@@ -112,11 +109,7 @@ def announce_queued(event_id: int) -> str:
     event = CallbackEvent.objects.get(pk=event_id)
     event.dispatch_state = Dispatch.SENDING
     handler = registry.get(event.command)
-    outcome = handler.recorded_outcome(event) if handler else None
-    if outcome is None:
-        from .handlers import Outcome
-
-        outcome = Outcome(event.status)
+    outcome = handler.recorded_outcome(event) if handler else Outcome(event.status)
     if not announce(event, parse_payload(bytes(event.body)), handler, outcome):
         raise RuntimeError(f"A receiver of event {event_id} raised; see the event's error.")
     CallbackEvent.objects.filter(pk=event_id, dispatch_state=Dispatch.SENDING).update(
