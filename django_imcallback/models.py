@@ -8,6 +8,9 @@ from django.utils.translation import gettext_lazy as _
 
 # OpenIM IDs are varchar(64) on the server; leave room for forks and prefixes.
 ID_MAX_LENGTH = 255
+#: Lengths of the event columns filled from the URL and headers (cut to fit, see storable).
+COMMAND_MAX_LENGTH = 128
+OPERATION_ID_MAX_LENGTH = 128
 
 
 def storable(text: str, max_length: int) -> str:
@@ -37,13 +40,13 @@ class CallbackEvent(models.Model):
 
     command = models.CharField(
         _("command"),
-        max_length=128,
+        max_length=COMMAND_MAX_LENGTH,
         blank=True,
         help_text=_("The callback command from the URL, e.g. callbackAfterDisMissGroupCommand."),
     )
     operation_id = models.CharField(
         _("operation ID"),
-        max_length=128,
+        max_length=OPERATION_ID_MAX_LENGTH,
         blank=True,
         db_index=True,
         help_text=_("The operationID header: OpenIM's only correlation ID."),

@@ -19,12 +19,11 @@ from django.utils import timezone
 
 from . import dispatch, store
 from .handlers import Handler, Outcome, registry
-from .models import CallbackEvent, storable
+from .models import COMMAND_MAX_LENGTH, CallbackEvent, storable
 
 logger = logging.getLogger("django_imcallback")
 
 Status = CallbackEvent.Status
-COMMAND_MAX_LENGTH = CallbackEvent._meta.get_field("command").max_length or 128
 
 
 class BadPayload(ValueError):

@@ -16,8 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from . import processing, responses
 from .conf import imcallback_settings
-from .models import CallbackEvent, storable
-from .processing import COMMAND_MAX_LENGTH
+from .models import COMMAND_MAX_LENGTH, OPERATION_ID_MAX_LENGTH, CallbackEvent, storable
 from .security import check_caller
 
 logger = logging.getLogger("django_imcallback")
@@ -155,7 +154,7 @@ class CallbackView(View):
 
         event = CallbackEvent(
             command=storable(command, COMMAND_MAX_LENGTH),
-            operation_id=storable(request.headers.get("operationID", ""), 128),
+            operation_id=storable(request.headers.get("operationID", ""), OPERATION_ID_MAX_LENGTH),
             headers=stored_headers(request),
             remote_addr=str(address) if address else None,
         )
