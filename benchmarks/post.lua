@@ -11,7 +11,6 @@ local prefix = os.getenv("BENCH_PREFIX") or "g"
 local path = os.getenv("BENCH_PATH") or "/imcallback/callbackAfterDisMissGroupCommand"
 local headers = {
   ["Content-Type"] = "application/json; charset=utf-8",
-  ["Operationid"] = "bench",
   ["User-Agent"] = "Go-http-client/1.1",
   ["Authorization"] = os.getenv("BENCH_AUTH") or "",
 }
@@ -24,6 +23,8 @@ request = function()
     .. '"groupType":"\\u0002","membersID":["a-%s","b-%s","c-%s","d-%s","e-%s"],'
     .. '"eventTime":1700000000000}\n',
     id, id, id, id, id, id, id)
+  -- OpenIM gives every operation its own ID.
+  headers["Operationid"] = "op-" .. id
   return wrk.format("POST", path, headers, body)
 end
 
