@@ -8,36 +8,72 @@ from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from . import store
-from .models import DismissedGroup, DismissedGroupMember
+from .models import CallbackEvent, DismissedGroup, DismissedGroupMember
 
 BATCH_SIZE = 5_000
 #: Below this many rows one INSERT ... unnest() (one round trip) beats COPY (three).
 COPY_THRESHOLD = 1_000
 
 
-def insert_dismissal(dismissal: DismissedGroup, user_ids: Sequence[str], using: str) -> None:
+def one_statement(using: str, rows: int) -> bool:
+    """Whether a dismissal with ``rows`` members can be stored in one statement on ``using``."""
+    return connections[using].vendor == "postgresql" and rows < COPY_THRESHOLD
+
+
+def insert_dismissal(
+    dismissal: DismissedGroup,
+    user_ids: Sequence[str],
+    using: str,
+    *,
+    with_event: CallbackEvent | None = None,
+) -> None:
     """INSERT a dismissal and its member snapshot, in the current transaction.
 
     On PostgreSQL a small snapshot rides in the dismissal's own statement (a
     data-modifying CTE), saving a round trip and a statement on every ordinary callback.
+
+    ``with_event`` (a new, unsaved event; only where ``one_statement`` says so) goes in
+    the same statement, first, and becomes the dismissal's event. Outside a transaction
+    that one statement is the whole transaction: the delivery, the dismissal and its
+    members are committed together, or none of them is.
     """
     connection = connections[using]
-    if connection.vendor != "postgresql" or not 0 < len(user_ids) < COPY_THRESHOLD:
+    if with_event is None and (
+        connection.vendor != "postgresql" or not 0 < len(user_ids) < COPY_THRESHOLD
+    ):
         store.insert(dismissal, using)
         insert_members(dismissal.pk, user_ids, using)
         return
-    insert_sql, params, _ = store.insert_statement(dismissal, using)
-    table, columns = _member_table(connection)
+    if with_event is not None and not one_statement(using, len(user_ids)):
+        raise ValueError("This dismissal cannot be stored in one statement here.")
     pk = connection.ops.quote_name(store.column(DismissedGroup))
-    sql = (
-        f"WITH dismissal AS ({insert_sql}), "
-        f"members AS (INSERT INTO {table} ({columns}) "
-        f"SELECT dismissal.{pk}, unnest(%s::text[]) FROM dismissal) "
-        f"SELECT {pk} FROM dismissal"
-    )
+    parts, params = [], []
+    if with_event is not None:
+        event_sql, event_params, _ = store.insert_statement(with_event, using)
+        parts.append(f"new_event AS ({event_sql})")
+        params.extend(event_params)
+        computed = (("event", f"(SELECT {pk} FROM new_event)"),)
+        dismissal_sql, dismissal_params, _ = store.insert_statement(dismissal, using, computed)
+    else:
+        dismissal_sql, dismissal_params, _ = store.insert_statement(dismissal, using)
+    parts.append(f"new_dismissal AS ({dismissal_sql})")
+    params.extend(dismissal_params)
+    if user_ids:
+        table, columns = _member_table(connection)
+        parts.append(
+            f"new_members AS (INSERT INTO {table} ({columns}) "
+            f"SELECT new_dismissal.{pk}, unnest(%s::text[]) FROM new_dismissal)"
+        )
+        params.append(list(user_ids))
+    event_pk = f"(SELECT {pk} FROM new_event)" if with_event is not None else "NULL"
+    sql = f"WITH {', '.join(parts)} SELECT {event_pk}, (SELECT {pk} FROM new_dismissal)"
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, list(user_ids)])
-        store.set_pk(dismissal, cursor.fetchone()[0], using)
+        cursor.execute(sql, params)
+        event_id, dismissal_id = cursor.fetchone()
+    if with_event is not None:
+        store.set_pk(with_event, event_id, using)
+        dismissal.event_id = event_id
+    store.set_pk(dismissal, dismissal_id, using)
 
 
 def _member_table(connection: BaseDatabaseWrapper) -> tuple[str, str]:

@@ -81,11 +81,15 @@ def _json_type(value: Any) -> str:
     return names.get(type(value), "a number")
 
 
+def _mark(event: CallbackEvent, status: str, error: str = "") -> None:
+    event.status, event.error, event.processed_at = status, error, timezone.now()
+
+
 def _record(
     event: CallbackEvent, status: str, error: str = "", *, flush_later: bool = False
 ) -> None:
     """Write the event with this status: INSERT a new delivery, UPDATE a recorded one."""
-    event.status, event.error, event.processed_at = status, error, timezone.now()
+    _mark(event, status, error)
     if event._state.adding:
         store.insert(event, using=store.db_of(event), flush_later=flush_later)
     else:
@@ -108,11 +112,12 @@ def reject(event: CallbackEvent, error: str) -> None:
 def receive(event: CallbackEvent, *, record_first: bool) -> Result:
     """Record and process a new delivery.
 
-    A small delivery is inserted in the transaction that applies it (one commit, the
-    fewest round trips); should that transaction fail, the event is recorded on its own
-    with the error. With ``record_first`` (large bodies, whose processing takes long
-    enough for a worker to be killed in it) the event is committed before processing
-    starts, so that it survives as a replayable ``received`` event whatever happens next.
+    A small delivery is inserted in the transaction that applies it (one commit; on
+    PostgreSQL, with a handler that can, one statement and one round trip in all);
+    should that fail, the event is recorded on its own with the error. With
+    ``record_first`` (large bodies, whose processing takes long enough for a worker to be
+    killed in it) the event is committed before processing starts, so that it survives
+    as a replayable ``received`` event whatever happens next.
     """
     event.attempts = 1
     if record_first:
@@ -188,12 +193,39 @@ def _commit(
     If the transaction fails, a new delivery inserted inside it is new again, so that
     whoever records the failure inserts it rather than updating a row that is gone.
     """
+    if handler is not None and data is not None and outcome is None and conflict is None:
+        result = _apply_in_one_statement(event, payload, handler, data)
+        if result is not None:
+            return result
     was_new = event._state.adding
     try:
         return _apply_and_record(event, payload, handler, outcome, data, conflict)
     except BaseException:
         _forget_rolled_back_insert(event, was_new)
         raise
+
+
+def _apply_in_one_statement(
+    event: CallbackEvent, payload: dict[str, Any], handler: Handler, data: dict[str, Any]
+) -> Result | None:
+    """The fast path of a new delivery: event and data stored by one autocommitted statement.
+
+    ``None`` when it does not apply (a recorded event, an open transaction, a handler or
+    database without it); nothing has been written then. Once the statement has run, the
+    event is committed with what it stored, and the announcement follows at once.
+    """
+    using = store.db_of(event)
+    if not event._state.adding or not store.autocommits(using):
+        return None
+    dispatch.prepare(event)
+    _mark(event, Status.PROCESSED)
+    outcome = handler.apply_with_event(event, data)
+    if outcome is None:
+        return None
+    if (event.status, event.error) != (outcome.status, outcome.note):
+        _record(event, outcome.status, outcome.note)
+    dispatch.schedule(event, payload, handler, outcome)  # No transaction: runs now.
+    return Result(event.status)
 
 
 def _apply_and_record(

@@ -38,19 +38,29 @@ def column(model: type[models.Model], name: str | None = None) -> str:
 
 @cache
 def _insert_statement(
-    model: type[models.Model], using: str, binary: bool = False
+    model: type[models.Model],
+    using: str,
+    binary: bool = False,
+    computed: tuple[tuple[str, str], ...] = (),
 ) -> tuple[str, tuple[models.Field[Any, Any], ...], bool]:
+    """The INSERT of one ``model`` row; ``computed`` maps field names to SQL expressions."""
     connection = connections[using]
     quote = connection.ops.quote_name
-    fields = tuple(f for f in model._meta.concrete_fields if not f.primary_key)
+    expressions = dict(computed)
+    all_fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     returning = connection.features.can_return_columns_from_insert
     sql = "INSERT INTO {} ({}) VALUES ({})".format(
         quote(model._meta.db_table),
-        ", ".join(quote(column(model, f.name)) for f in fields),
-        ", ".join("%b" if binary and isinstance(f, models.BinaryField) else "%s" for f in fields),
+        ", ".join(quote(column(model, f.name)) for f in all_fields),
+        ", ".join(
+            expressions.get(f.name)
+            or ("%b" if binary and isinstance(f, models.BinaryField) else "%s")
+            for f in all_fields
+        ),
     )
     if returning:
         sql += f" RETURNING {quote(column(model))}"
+    fields = tuple(f for f in all_fields if f.name not in expressions)
     return sql, fields, returning
 
 
@@ -59,10 +69,16 @@ def _insert_statement(
 ASYNC_COMMIT = ", set_config('synchronous_commit', 'off', true)"
 
 
-def insert_statement(obj: models.Model, using: str) -> tuple[str, list[Any], bool]:
-    """``(sql, params, returns_pk)`` of the INSERT of ``obj``."""
+def insert_statement(
+    obj: models.Model, using: str, computed: tuple[tuple[str, str], ...] = ()
+) -> tuple[str, list[Any], bool]:
+    """``(sql, params, returns_pk)`` of the INSERT of ``obj``.
+
+    ``computed`` gives some fields an SQL expression instead of ``obj``'s value, e.g.
+    ``(("event", "(SELECT id FROM new_event)"),)`` inside a data-modifying CTE.
+    """
     connection = connections[using]
-    sql, fields, returning = _insert_statement(type(obj), using)
+    sql, fields, returning = _insert_statement(type(obj), using, computed=computed)
     params = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
     return sql, params, returning
 
@@ -115,6 +131,12 @@ def _server_binding_cursor(connection: Any) -> CursorWrapper:
 
     wrapper = CursorDebugWrapper if connection.queries_logged else CursorWrapper
     return wrapper(psycopg.Cursor(connection.connection), connection)
+
+
+def autocommits(using: str) -> bool:
+    """Whether a statement on ``using`` now commits by itself (no transaction is open)."""
+    connection = connections[using]
+    return not connection.in_atomic_block and connection.get_autocommit()
 
 
 def set_pk(obj: models.Model, pk: Any, using: str) -> None:

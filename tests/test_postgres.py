@@ -5,7 +5,9 @@ import threading
 import pytest
 from django.db import connection, connections
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
+from django_imcallback import bulk
 from django_imcallback.handlers import DismissGroupHandler
 from django_imcallback.models import CallbackEvent, DismissedGroup, DismissedGroupMember
 from django_imcallback.replay import replay_events
@@ -135,10 +137,11 @@ def test_failure_note_survives_atomic_requests(failing_receiver):
 
 @pytest.mark.usefixtures("atomic_requests")
 def test_crash_in_processing_keeps_the_event_under_atomic_requests(monkeypatch):
-    def crash(self, event, data):
+    def crash(*args, **kwargs):
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(DismissGroupHandler, "apply", crash)
+    # Storing in one statement and storing in a transaction both go through it.
+    monkeypatch.setattr(bulk, "insert_dismissal", crash)
 
     response = Client().post(
         f"/imcallback/{DISMISS}", DismissPayloadFactory(), content_type="application/json"
@@ -148,3 +151,58 @@ def test_crash_in_processing_keeps_the_event_under_atomic_requests(monkeypatch):
     event = CallbackEvent.objects.get()
     assert event.status == Status.FAILED
     assert "RuntimeError: bug" in event.error
+
+
+# -- An ordinary delivery: one statement --------------------------------------------------
+
+
+def test_an_ordinary_dismissal_is_stored_by_one_statement(dismissed_signals):
+    payload = DismissPayloadFactory(membersID=["u-1", "u-2", "u-3"])
+
+    with CaptureQueriesContext(connection) as queries:
+        response = Client().post(
+            f"/imcallback/{DISMISS}", go_json(payload), content_type="application/json"
+        )
+
+    assert response.status_code == 200
+    assert len(queries) == 1, [q["sql"][:80] for q in queries]
+    event = CallbackEvent.objects.get()
+    assert (event.status, event.attempts, event.body) == (Status.PROCESSED, 1, go_json(payload))
+    assert event.dispatch_state == CallbackEvent.Dispatch.INLINE
+    dismissal = DismissedGroup.objects.get()
+    assert (dismissal.group_id, dismissal.event_id, dismissal.member_count) == (
+        payload["groupID"],
+        event.pk,
+        3,
+    )
+    assert sorted(dismissal.members.values_list("user_id", flat=True)) == ["u-1", "u-2", "u-3"]
+    [call] = dismissed_signals
+    assert (call["dismissal"].pk, call["event"].pk) == (dismissal.pk, event.pk)
+
+
+@pytest.fixture
+def member_table_refusing_boom():
+    """A constraint that makes the statement fail at its last part, the members."""
+    table = DismissedGroupMember._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT test_no_boom CHECK (user_id <> 'boom')")
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT test_no_boom")
+
+
+@pytest.mark.usefixtures("member_table_refusing_boom")
+def test_a_statement_failing_at_its_members_stores_only_the_failed_delivery(dismissed_signals):
+    payload = DismissPayloadFactory(membersID=["u-1", "boom"])
+
+    response = Client().post(
+        f"/imcallback/{DISMISS}", go_json(payload), content_type="application/json"
+    )
+
+    assert response.status_code == 200  # acknowledged: the delivery is kept for replay
+    event = CallbackEvent.objects.get()
+    assert event.status == Status.FAILED
+    assert "test_no_boom" in event.error
+    assert not DismissedGroup.objects.exists()
+    assert not DismissedGroupMember.objects.exists()
+    assert dismissed_signals == []
