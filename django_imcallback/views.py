@@ -185,13 +185,7 @@ class CallbackView(View):
             result = processing.receive(event, record_first=record_first)
         except DatabaseError:
             self._log_lost_delivery(event)
-            return (
-                None,
-                None,
-                responses.error(
-                    503, "The callback could not be stored; the database is unavailable."
-                ),
-            )
+            return None, None, self._unavailable()
         except Exception as exc:
             # A bug, in a handler or here: keep the delivery (replayable) and still answer
             # in OpenIM's JSON, never with Django's HTML error page.
@@ -199,6 +193,8 @@ class CallbackView(View):
                 processing.record_failure(event, exc)
             except DatabaseError:
                 self._log_lost_delivery(event)
+                if event._state.adding:  # Never stored: say so, as for any outage.
+                    return None, None, self._unavailable()
             return (
                 event,
                 None,
@@ -207,6 +203,12 @@ class CallbackView(View):
         if result.is_invalid:
             return event, result, responses.error(400, result.message, result.detail)
         return event, result, responses.success()
+
+    @staticmethod
+    def _unavailable() -> HttpResponse:
+        return responses.error(
+            503, "The callback could not be stored; the database is unavailable."
+        )
 
     def _log_lost_delivery(self, event: CallbackEvent) -> None:
         """Put the whole delivery in the log: with the database down, it is the only copy."""

@@ -296,6 +296,26 @@ def test_a_crash_outside_the_pipeline_still_records_the_delivery(post, monkeypat
     assert "bug in a serializer" in event.error
 
 
+def test_a_crash_and_then_a_database_outage_answers_503_and_logs_the_delivery(
+    post, monkeypatch, caplog
+):
+    """The failure cannot be recorded either: the delivery is in the log, and nowhere else."""
+
+    def crash(payload):
+        raise RuntimeError("bug in a serializer")
+
+    monkeypatch.setattr(DismissGroupHandler, "validate", lambda self, payload: crash(payload))
+    monkeypatch.setattr(CursorWrapper, "execute", database_down)
+    payload = DismissPayloadFactory(groupID="g-double-fault")
+
+    with caplog.at_level(logging.ERROR, logger="django_imcallback"):
+        response = post(payload)
+
+    assert response.status_code == 503
+    [record] = [r for r in caplog.records if "NOT stored" in r.getMessage()]
+    assert go_json(payload).decode() in record.getMessage()
+
+
 def test_a_failing_storing_transaction_still_leaves_the_delivery_recorded(post, monkeypatch):
     """The event row inserted inside a rolled-back transaction is inserted again as failed."""
     from django_imcallback import dispatch
