@@ -2,7 +2,8 @@
 
 A handler is a serializer (what a valid body is), ``apply`` (what storing it means,
 run inside the pipeline's transaction) and ``announce`` (which signal to send after
-commit). Adding a command is writing one handler and one ``register()`` line; the
+commit); optionally ``apply_with_event``, the same stored together with a new event in
+one statement. Adding a command is writing one handler and one ``register()`` line; the
 view, the event log, authentication, replay and the admin serve it unchanged.
 """
 
