@@ -74,3 +74,12 @@ def test_manage_py_check_fails_on_a_broken_setting(settings):
 
     with pytest.raises(SystemCheckError, match=r"imcallback\.E004"):
         call_command("check")
+
+
+@pytest.mark.django_db
+def test_the_migrations_match_the_models():
+    """A model change without its migration would break every host's next migrate."""
+    try:
+        call_command("makemigrations", "django_imcallback", check=True, dry_run=True, verbosity=0)
+    except SystemExit:
+        pytest.fail("django_imcallback's models have changes without a migration")
