@@ -4,7 +4,9 @@
 
 Both are served by one gunicorn (same workers, same middleware, same PostgreSQL);
 runs alternate floor/app so that machine noise hits both alike. Every number is
-reported next to the floor's from the same run, as a ratio.
+reported next to the floor's from the same run, as a ratio. Beside throughput under
+load, the CPU each small dismissal costs (workers plus PostgreSQL, one connection) is
+reported: it moves far less from run to run on a small, shared machine.
 """
 
 from __future__ import annotations
@@ -169,7 +171,7 @@ def wrk(path: str, prefix: str, duration: int, connections: int) -> dict[str, fl
     out = subprocess.run(
         [
             "wrk",
-            "-t2",
+            f"-t{min(2, connections)}",
             f"-c{connections}",
             f"-d{duration}s",
             "--latency",
@@ -188,7 +190,49 @@ def wrk(path: str, prefix: str, duration: int, connections: int) -> dict[str, fl
     bad = re.search(r"BENCH non2xx=(\d+) errors=(\d+)", out)
     if int(bad.group(1)) or int(bad.group(2)):
         raise RuntimeError(f"{path}: {bad.group(0)}\n{out}")
-    return {"rps": rps, "p99_ms": float(p99.group(1)) * scale}
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    return {"rps": rps, "p99_ms": float(p99.group(1)) * scale, "requests": requests}
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes ``pids`` have used so far (gone ones count 0)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_pids() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "comm").read_text().strip() == "postgres":
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+def bench_cpu(server: Server, duration: int, rounds: int) -> dict[str, float]:
+    """CPU per small dismissal, gunicorn workers plus PostgreSQL, one request at a time.
+
+    With one connection nothing waits for a core, so this measures work done rather than
+    how the scheduler shared two busy cores: far steadier than throughput on a small VM.
+    """
+    results: dict[str, list[float]] = {"floor": [], "app": []}
+    for round_ in range(rounds):
+        for name in ("floor", "app") if round_ % 2 == 0 else ("app", "floor"):
+            pids = server.worker_pids() + postgres_pids()
+            before = cpu_seconds(pids)
+            result = wrk(PATHS[name], f"{name}-cpu{round_}", duration, connections=1)
+            per_request = (cpu_seconds(pids) - before) / result["requests"] * 1e6
+            log(f"  cpu round {round_ + 1} {name}: {per_request:.0f} us per request")
+            results[name].append(per_request)
+    return {name: statistics.median(values) for name, values in results.items()}
 
 
 def bench_small(duration: int, rounds: int) -> dict[str, dict[str, float]]:
@@ -257,14 +301,16 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     log("Resetting the benchmark database...")
     reset_database()
-    with Server(args.workers):
+    with Server(args.workers) as server:
         log("Small dismissals (5 members), 4 connections:")
         small = bench_small(args.duration, args.rounds)
+        log("CPU per small dismissal, 1 connection:")
+        cpu = bench_cpu(server, args.duration, max(2, args.rounds // 2))
         log("100,000-member dismissals:")
         large = bench_large(100_000, max(args.rounds, 3), "100k")
     million = None if args.quick else bench_million(args.workers)
 
-    cpu = next(
+    cpu_model = next(
         (
             line.split(":", 1)[1].strip()
             for line in Path("/proc/cpuinfo").read_text().splitlines()
@@ -274,7 +320,7 @@ def main() -> None:
     )
     pg_version = sql("SHOW server_version")[0][0]
     print(
-        f"\nMachine: {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, "
+        f"\nMachine: {os.cpu_count()} cores ({cpu_model}), Python {platform.python_version()}, "
         f"PostgreSQL {pg_version}, gunicorn {args.workers} sync workers.\n"
     )
     print("| benchmark | floor | app | app / floor | target |")
@@ -288,6 +334,10 @@ def main() -> None:
         f"| small dismissals, p99 latency (ms) | {small['floor']['p99_ms']:.1f} "
         f"| {small['app']['p99_ms']:.1f} | {small['app']['p99_ms'] / small['floor']['p99_ms']:.2f} "
         "| reported |"
+    )
+    print(
+        f"| small dismissals, CPU per request (µs, workers + PostgreSQL, 1 connection) "
+        f"| {cpu['floor']:.0f} | {cpu['app']:.0f} | {cpu['app'] / cpu['floor']:.2f} | reported |"
     )
     ratio = large["app"] / large["floor"]
     print(
