@@ -20,60 +20,127 @@ def one_statement(using: str, rows: int) -> bool:
     return connections[using].vendor == "postgresql" and rows < COPY_THRESHOLD
 
 
-def insert_dismissal(
-    dismissal: DismissedGroup,
-    user_ids: Sequence[str],
-    using: str,
-    *,
-    with_event: CallbackEvent | None = None,
-) -> None:
+def insert_dismissal(dismissal: DismissedGroup, user_ids: Sequence[str], using: str) -> None:
     """INSERT a dismissal and its member snapshot, in the current transaction.
 
     On PostgreSQL a small snapshot rides in the dismissal's own statement (a
     data-modifying CTE), saving a round trip and a statement on every ordinary callback.
-
-    ``with_event`` (a new, unsaved event; only where ``one_statement`` says so) goes in
-    the same statement, first, and becomes the dismissal's event. Outside a transaction
-    that one statement is the whole transaction: the delivery, the dismissal and its
-    members are committed together, or none of them is.
     """
     connection = connections[using]
-    if with_event is None and (
-        connection.vendor != "postgresql" or not 0 < len(user_ids) < COPY_THRESHOLD
-    ):
+    if connection.vendor != "postgresql" or not 0 < len(user_ids) < COPY_THRESHOLD:
         store.insert(dismissal, using)
         insert_members(dismissal.pk, user_ids, using)
         return
-    if with_event is not None and not one_statement(using, len(user_ids)):
-        raise ValueError("This dismissal cannot be stored in one statement here.")
+    insert_sql, params, _ = store.insert_statement(dismissal, using)
+    table, columns = _member_table(connection)
     pk = connection.ops.quote_name(store.column(DismissedGroup))
-    parts, params = [], []
-    if with_event is not None:
-        event_sql, event_params, _ = store.insert_statement(with_event, using)
-        parts.append(f"new_event AS ({event_sql})")
-        params.extend(event_params)
-        computed = (("event", f"(SELECT {pk} FROM new_event)"),)
-        dismissal_sql, dismissal_params, _ = store.insert_statement(dismissal, using, computed)
-    else:
-        dismissal_sql, dismissal_params, _ = store.insert_statement(dismissal, using)
-    parts.append(f"new_dismissal AS ({dismissal_sql})")
-    params.extend(dismissal_params)
+    sql = (
+        f"WITH dismissal AS ({insert_sql}), "
+        f"members AS (INSERT INTO {table} ({columns}) "
+        f"SELECT dismissal.{pk}, unnest(%s::text[]) FROM dismissal) "
+        f"SELECT {pk} FROM dismissal"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, list(user_ids)])
+        store.set_pk(dismissal, cursor.fetchone()[0], using)
+
+
+STORED, DUPLICATE, CONFLICT = "stored", "duplicate", "conflict"
+
+
+def store_delivery(
+    event: CallbackEvent,
+    dismissal: DismissedGroup,
+    user_ids: Sequence[str],
+    duplicate_note: tuple[str, str],
+    using: str,
+) -> tuple[str, int | None]:
+    """Store a new delivery of a dismissal in one statement (only where ``one_statement``).
+
+    Sent outside a transaction, that statement is the whole transaction. Returns
+    ``(STORED, None)``: the event, the dismissal (pointing at the event) and its members
+    are stored; ``(DUPLICATE, id)``: the group is already stored as dismissal ``id`` with
+    a snapshot this copy cannot complete, and the event is stored as a duplicate, its
+    error reading ``duplicate_note[0] + id + duplicate_note[1]``; ``(CONFLICT, None)``:
+    nothing was written, because the stored dismissal has an empty snapshot this copy
+    could complete, or because the row it conflicts with was committed while the
+    statement ran (too late for it to see): a transaction must sort it out.
+
+    The dismissal goes first, with ``ON CONFLICT DO NOTHING``, so that a repeat (which
+    the server sends for every dismissal) never fails and never puts an ERROR in the
+    database's log; it refers to the event through an id drawn first, and the deferred
+    foreign key is checked once the statement has inserted both.
+    """
+    if not one_statement(using, len(user_ids)):
+        raise ValueError("This dismissal cannot be stored in one statement here.")
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    table = quote(DismissedGroup._meta.db_table)
+    pk, event_pk = quote(store.column(DismissedGroup)), quote(store.column(CallbackEvent))
+    group_id = quote(store.column(DismissedGroup, "group_id"))
+    member_count = quote(store.column(DismissedGroup, "member_count"))
+    new_id = "(SELECT id FROM new_event_id)"
+    dismissal_sql, dismissal_params, _ = store.insert_statement(
+        dismissal, using, computed=(("event", new_id),), skip_conflicts_on=("group_id",)
+    )
+    event_sql, event_params, _ = store.insert_statement(
+        event,
+        using,
+        computed=(
+            (CallbackEvent._meta.pk.name, new_id),
+            ("status", "(SELECT status FROM outcome)"),
+            ("error", "(SELECT error FROM outcome)"),
+        ),
+        where="EXISTS (SELECT 1 FROM outcome WHERE status IS NOT NULL)",
+    )
+    parts = [
+        "new_event_id AS MATERIALIZED (SELECT nextval(%s::regclass) AS id)",
+        f"new_dismissal AS ({dismissal_sql})",
+        # The stored dismissal this copy repeats, if the statement can see it and this copy
+        # has nothing to add to it.
+        f"stored AS (SELECT {pk} AS id FROM {table} WHERE {group_id} = %s"
+        f" AND NOT EXISTS (SELECT 1 FROM new_dismissal) AND ({member_count} > 0 OR %s))",
+        "outcome AS MATERIALIZED (SELECT"
+        " CASE WHEN EXISTS (SELECT 1 FROM new_dismissal) THEN %s"
+        " WHEN EXISTS (SELECT 1 FROM stored) THEN %s END AS status,"
+        " CASE WHEN EXISTS (SELECT 1 FROM new_dismissal) THEN ''"
+        " ELSE %s || (SELECT id FROM stored) || %s END AS error)",
+        f"new_event AS ({event_sql})",
+    ]
+    params = [
+        # PostgreSQL's name for the sequence of a serial or identity column (a literal cast
+        # to regclass is resolved once, when the statement is parsed).
+        quote(f"{CallbackEvent._meta.db_table}_{store.column(CallbackEvent)}_seq"),
+        *dismissal_params,
+        dismissal.group_id,
+        not user_ids,
+        CallbackEvent.Status.PROCESSED.value,
+        CallbackEvent.Status.DUPLICATE.value,
+        *duplicate_note,
+        *event_params,
+    ]
     if user_ids:
-        table, columns = _member_table(connection)
+        members, columns = _member_table(connection)
         parts.append(
-            f"new_members AS (INSERT INTO {table} ({columns}) "
+            f"new_members AS (INSERT INTO {members} ({columns}) "
             f"SELECT new_dismissal.{pk}, unnest(%s::text[]) FROM new_dismissal)"
         )
         params.append(list(user_ids))
-    event_pk = f"(SELECT {pk} FROM new_event)" if with_event is not None else "NULL"
-    sql = f"WITH {', '.join(parts)} SELECT {event_pk}, (SELECT {pk} FROM new_dismissal)"
+    sql = (
+        f"WITH {', '.join(parts)} SELECT (SELECT {event_pk} FROM new_event),"
+        f" (SELECT {pk} FROM new_dismissal), (SELECT id FROM stored)"
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        event_id, dismissal_id = cursor.fetchone()
-    if with_event is not None:
-        store.set_pk(with_event, event_id, using)
-        dismissal.event_id = event_id
+        event_id, dismissal_id, stored_id = cursor.fetchone()
+    if event_id is None:
+        return CONFLICT, None
+    store.set_pk(event, event_id, using)
+    if dismissal_id is None:
+        return DUPLICATE, stored_id
+    dismissal.event_id = event_id
     store.set_pk(dismissal, dismissal_id, using)
+    return STORED, None
 
 
 def _member_table(connection: BaseDatabaseWrapper) -> tuple[str, str]:

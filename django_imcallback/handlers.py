@@ -78,8 +78,10 @@ class Handler:
         inserted with the status success gives; the statement must insert it (setting
         its pk) together with everything it stores, or fail and store nothing.
 
-        Return ``None`` when this data cannot be stored so (the default): ``apply`` then
-        runs in a transaction. A unique-constraint violation may escape, as from ``apply``.
+        If the statement stores the event with another status (a duplicate, say), set
+        ``event.status`` and ``event.error`` to what it stored. Return ``None`` when this
+        data cannot be stored so (the default): ``apply`` then runs in a transaction. A
+        unique-constraint violation may escape, as from ``apply``, and nothing is stored.
         """
         return None
 
@@ -122,6 +124,11 @@ registry = HandlerRegistry()
 register = registry.register
 
 
+def duplicate_note(group_id: str, dismissal_id: object) -> str:
+    """What a duplicate's event says (its ``error``): which stored dismissal it repeats."""
+    return f"Group {group_id!r} is already stored as dismissal #{dismissal_id}."
+
+
 class DismissGroupHandler(Handler):
     """``callbackAfterDisMissGroupCommand``: a group was dismissed.
 
@@ -141,10 +148,22 @@ class DismissGroupHandler(Handler):
 
     def apply_with_event(self, event: CallbackEvent, data: dict[str, Any]) -> Outcome | None:
         using = store.db_of(event)
-        if not bulk.one_statement(using, len(data["member_ids"])):
+        member_ids = data["member_ids"]
+        if not bulk.one_statement(using, len(member_ids)):
             return None  # Not PostgreSQL, or a snapshot large enough for COPY.
         dismissal = self._dismissal(event, data)
-        bulk.insert_dismissal(dismissal, data["member_ids"], using=using, with_event=event)
+        # The note around the stored dismissal's id, which only the statement learns.
+        before, after = duplicate_note(data["group_id"], "\x00").split("\x00")
+        stored, stored_id = bulk.store_delivery(
+            event, dismissal, member_ids, (before, after), using
+        )
+        if stored == bulk.CONFLICT:
+            # Nothing was written; on_conflict sorts it out in a transaction.
+            raise IntegrityError(f"Group {data['group_id']!r} is already stored.")
+        if stored == bulk.DUPLICATE:
+            event.status = Status.DUPLICATE
+            event.error = duplicate_note(data["group_id"], stored_id)
+            return Outcome(Status.DUPLICATE, note=event.error)
         return Outcome(Status.PROCESSED, dismissal, announce=True)
 
     @staticmethod
@@ -182,9 +201,7 @@ class DismissGroupHandler(Handler):
                 note=f"Completed the empty member snapshot of dismissal #{dismissal.pk}.",
             )
         return Outcome(
-            Status.DUPLICATE,
-            dismissal,
-            note=f"Group {dismissal.group_id!r} is already stored as dismissal #{dismissal.pk}.",
+            Status.DUPLICATE, dismissal, note=duplicate_note(dismissal.group_id, dismissal.pk)
         )
 
     def recorded_outcome(self, event: CallbackEvent) -> Outcome:

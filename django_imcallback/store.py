@@ -42,22 +42,35 @@ def _insert_statement(
     using: str,
     binary: bool = False,
     computed: tuple[tuple[str, str], ...] = (),
+    where: str = "",
+    skip_conflicts_on: tuple[str, ...] = (),
 ) -> tuple[str, tuple[models.Field[Any, Any], ...], bool]:
-    """The INSERT of one ``model`` row; ``computed`` maps field names to SQL expressions."""
+    """The INSERT of one ``model`` row, and the fields whose values it takes as parameters.
+
+    ``computed`` maps field names (the primary key's included) to SQL expressions;
+    ``where`` makes the row conditional (``INSERT ... SELECT ... WHERE``);
+    ``skip_conflicts_on`` names the fields of a unique constraint whose violation inserts
+    nothing instead of failing (``ON CONFLICT (...) DO NOTHING``).
+    """
     connection = connections[using]
     quote = connection.ops.quote_name
     expressions = dict(computed)
-    all_fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    all_fields = [
+        f for f in model._meta.concrete_fields if not f.primary_key or f.name in expressions
+    ]
     returning = connection.features.can_return_columns_from_insert
-    sql = "INSERT INTO {} ({}) VALUES ({})".format(
+    values = ", ".join(
+        expressions.get(f.name) or ("%b" if binary and isinstance(f, models.BinaryField) else "%s")
+        for f in all_fields
+    )
+    sql = "INSERT INTO {} ({}) {}".format(
         quote(model._meta.db_table),
         ", ".join(quote(column(model, f.name)) for f in all_fields),
-        ", ".join(
-            expressions.get(f.name)
-            or ("%b" if binary and isinstance(f, models.BinaryField) else "%s")
-            for f in all_fields
-        ),
+        f"SELECT {values} WHERE {where}" if where else f"VALUES ({values})",
     )
+    if skip_conflicts_on:
+        targets = ", ".join(quote(column(model, name)) for name in skip_conflicts_on)
+        sql += f" ON CONFLICT ({targets}) DO NOTHING"
     if returning:
         sql += f" RETURNING {quote(column(model))}"
     fields = tuple(f for f in all_fields if f.name not in expressions)
@@ -70,15 +83,21 @@ ASYNC_COMMIT = ", set_config('synchronous_commit', 'off', true)"
 
 
 def insert_statement(
-    obj: models.Model, using: str, computed: tuple[tuple[str, str], ...] = ()
+    obj: models.Model,
+    using: str,
+    computed: tuple[tuple[str, str], ...] = (),
+    where: str = "",
+    skip_conflicts_on: tuple[str, ...] = (),
 ) -> tuple[str, list[Any], bool]:
     """``(sql, params, returns_pk)`` of the INSERT of ``obj``.
 
-    ``computed`` gives some fields an SQL expression instead of ``obj``'s value, e.g.
-    ``(("event", "(SELECT id FROM new_event)"),)`` inside a data-modifying CTE.
+    The options (see ``_insert_statement``) serve data-modifying CTEs, e.g.
+    ``computed=(("event", "(SELECT id FROM new_event)"),)``.
     """
     connection = connections[using]
-    sql, fields, returning = _insert_statement(type(obj), using, computed=computed)
+    sql, fields, returning = _insert_statement(
+        type(obj), using, computed=computed, where=where, skip_conflicts_on=skip_conflicts_on
+    )
     params = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
     return sql, params, returning
 

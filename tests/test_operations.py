@@ -269,7 +269,8 @@ def test_a_failing_apply_is_recorded_with_its_traceback(
     def broken(*args, **kwargs):
         raise RuntimeError("disk full of bugs")
 
-    monkeypatch.setattr(bulk, "insert_dismissal", broken)
+    monkeypatch.setattr(bulk, "store_delivery", broken)  # one statement (PostgreSQL)
+    monkeypatch.setattr(bulk, "insert_dismissal", broken)  # a transaction
 
     response = post(DismissPayloadFactory())
 

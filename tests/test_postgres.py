@@ -140,8 +140,8 @@ def test_crash_in_processing_keeps_the_event_under_atomic_requests(monkeypatch):
     def crash(*args, **kwargs):
         raise RuntimeError("bug")
 
-    # Storing in one statement and storing in a transaction both go through it.
-    monkeypatch.setattr(bulk, "insert_dismissal", crash)
+    monkeypatch.setattr(bulk, "store_delivery", crash)  # one statement
+    monkeypatch.setattr(bulk, "insert_dismissal", crash)  # a transaction
 
     response = Client().post(
         f"/imcallback/{DISMISS}", DismissPayloadFactory(), content_type="application/json"
@@ -206,3 +206,55 @@ def test_a_statement_failing_at_its_members_stores_only_the_failed_delivery(dism
     assert not DismissedGroup.objects.exists()
     assert not DismissedGroupMember.objects.exists()
     assert dismissed_signals == []
+
+
+def test_the_servers_repeat_raises_no_database_error(dismissed_signals):
+    """OpenIM sends every dismissal twice; the repeat must not put an ERROR in PostgreSQL's log."""
+    payload = DismissPayloadFactory()
+    errors = []
+
+    def record_errors(execute, sql, params, many, context):
+        try:
+            return execute(sql, params, many, context)
+        except Exception as exc:
+            errors.append(exc)
+            raise
+
+    with connection.execute_wrapper(record_errors):
+        for body in (payload, {**payload, "membersID": None}):
+            response = Client().post(
+                f"/imcallback/{DISMISS}", go_json(body), content_type="application/json"
+            )
+            assert response.status_code == 200
+
+    assert errors == []
+    assert list(CallbackEvent.objects.order_by("pk").values_list("status", flat=True)) == [
+        Status.PROCESSED,
+        Status.DUPLICATE,
+    ]
+    assert DismissedGroup.objects.get().member_count == 3
+    assert len(dismissed_signals) == 1
+
+
+def test_the_servers_repeat_is_recorded_as_a_duplicate_by_one_statement(received_signals):
+    payload = DismissPayloadFactory()
+    first = Client().post(f"/imcallback/{DISMISS}", go_json(payload), "application/json")
+    assert first.status_code == 200
+
+    with CaptureQueriesContext(connection) as queries:
+        repeat = Client().post(
+            f"/imcallback/{DISMISS}",
+            go_json({**payload, "membersID": None}),
+            content_type="application/json",
+        )
+
+    assert repeat.status_code == 200
+    assert len(queries) == 1, [q["sql"][:80] for q in queries]
+    dismissal = DismissedGroup.objects.get()
+    event = CallbackEvent.objects.exclude(pk=dismissal.event_id).get()
+    assert event.status == Status.DUPLICATE
+    assert (
+        event.error
+        == f"Group {payload['groupID']!r} is already stored as dismissal #{dismissal.pk}."
+    )
+    assert [call["event"].pk for call in received_signals] == [dismissal.event_id, event.pk]
