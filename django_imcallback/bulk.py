@@ -57,28 +57,65 @@ def store_delivery(
 ) -> tuple[str, int | None]:
     """Store a new delivery of a dismissal in one statement (only where ``one_statement``).
 
-    Sent outside a transaction, that statement is the whole transaction. Returns
-    ``(STORED, None)``: the event, the dismissal (pointing at the event) and its members
-    are stored; ``(DUPLICATE, id)``: the group is already stored as dismissal ``id`` with
-    a snapshot this copy cannot complete, and the event is stored as a duplicate, its
-    error reading ``duplicate_note[0] + id + duplicate_note[1]``; ``(CONFLICT, None)``:
-    nothing was written, because the stored dismissal has an empty snapshot this copy
-    could complete, or because the row it conflicts with was committed while the
-    statement ran (too late for it to see): a transaction must sort it out.
+    Sent outside a transaction, that statement is the whole transaction: everything it
+    stores is committed together, or nothing is. Returns ``(STORED, None)``: the event,
+    the dismissal (pointing at the event) and its members are stored; ``(DUPLICATE, id)``:
+    the group is already stored as dismissal ``id`` and the event is stored as a
+    duplicate, its error reading ``duplicate_note[0] + id + duplicate_note[1]``;
+    ``(CONFLICT, None)``: nothing was written, a transaction must sort it out.
 
-    The dismissal goes first, with ``ON CONFLICT DO NOTHING``, so that a repeat (which
-    the server sends for every dismissal) never fails and never puts an ERROR in the
-    database's log; it refers to the event through an id drawn first, and the deferred
-    foreign key is checked once the statement has inserted both.
+    The server sends every dismissal twice, with its members and then without, so the two
+    shapes get two statements. With members (the first copy, as a rule): the event, the
+    dismissal, the members, as cheaply as one statement can; the rare repeat fails on the
+    unique group ID (``IntegrityError``). Without members (the repeat, as a rule): the
+    dismissal goes first, with ``ON CONFLICT DO NOTHING``, so that the repeat never fails
+    (no ERROR in the database's log for every dismissal) and is recorded at once.
     """
     if not one_statement(using, len(user_ids)):
         raise ValueError("This dismissal cannot be stored in one statement here.")
+    if user_ids:
+        _store_with_members(event, dismissal, user_ids, using)
+        return STORED, None
+    return _store_without_members(event, dismissal, duplicate_note, using)
+
+
+def _store_with_members(
+    event: CallbackEvent, dismissal: DismissedGroup, user_ids: Sequence[str], using: str
+) -> None:
+    connection = connections[using]
+    pk = connection.ops.quote_name(store.column(DismissedGroup))
+    event_sql, event_params, _ = store.insert_statement(event, using)
+    dismissal_sql, dismissal_params, _ = store.insert_statement(
+        dismissal, using, computed=(("event", f"(SELECT {pk} FROM new_event)"),)
+    )
+    table, columns = _member_table(connection)
+    sql = (
+        f"WITH new_event AS ({event_sql}), new_dismissal AS ({dismissal_sql}), "
+        f"new_members AS (INSERT INTO {table} ({columns}) "
+        f"SELECT new_dismissal.{pk}, unnest(%s::text[]) FROM new_dismissal) "
+        f"SELECT (SELECT {pk} FROM new_event), (SELECT {pk} FROM new_dismissal)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*event_params, *dismissal_params, list(user_ids)])
+        event_id, dismissal_id = cursor.fetchone()
+    store.set_pk(event, event_id, using)
+    dismissal.event_id = event_id
+    store.set_pk(dismissal, dismissal_id, using)
+
+
+def _store_without_members(
+    event: CallbackEvent, dismissal: DismissedGroup, duplicate_note: tuple[str, str], using: str
+) -> tuple[str, int | None]:
+    """The dismissal first, skipped if its group is stored; it refers to the event through
+    an id drawn beforehand (the deferred foreign key is checked once both are in). The
+    event follows: processed with a new dismissal, duplicate of a stored one. A conflict
+    with a row committed while the statement ran is too late for it to see, so the
+    statement runs once more; CONFLICT if that one cannot see it either (it was deleted)."""
     connection = connections[using]
     quote = connection.ops.quote_name
     table = quote(DismissedGroup._meta.db_table)
     pk, event_pk = quote(store.column(DismissedGroup)), quote(store.column(CallbackEvent))
     group_id = quote(store.column(DismissedGroup, "group_id"))
-    member_count = quote(store.column(DismissedGroup, "member_count"))
     new_id = "(SELECT id FROM new_event_id)"
     dismissal_sql, dismissal_params, _ = store.insert_statement(
         dismissal, using, computed=(("event", new_id),), skip_conflicts_on=("group_id",)
@@ -91,48 +128,41 @@ def store_delivery(
             ("status", "(SELECT status FROM outcome)"),
             ("error", "(SELECT error FROM outcome)"),
         ),
-        where="EXISTS (SELECT 1 FROM outcome WHERE status IS NOT NULL)",
+        where="(SELECT status FROM outcome) IS NOT NULL",
     )
-    parts = [
-        "new_event_id AS MATERIALIZED (SELECT nextval(%s::regclass) AS id)",
-        f"new_dismissal AS ({dismissal_sql})",
-        # The stored dismissal this copy repeats, if the statement can see it and this copy
-        # has nothing to add to it.
+    sql = (
+        "WITH new_event_id AS MATERIALIZED (SELECT nextval(%s::regclass) AS id), "
+        f"new_dismissal AS ({dismissal_sql}), "
         f"stored AS (SELECT {pk} AS id FROM {table} WHERE {group_id} = %s"
-        f" AND NOT EXISTS (SELECT 1 FROM new_dismissal) AND ({member_count} > 0 OR %s))",
+        " AND NOT EXISTS (SELECT 1 FROM new_dismissal)), "
         "outcome AS MATERIALIZED (SELECT"
         " CASE WHEN EXISTS (SELECT 1 FROM new_dismissal) THEN %s"
         " WHEN EXISTS (SELECT 1 FROM stored) THEN %s END AS status,"
         " CASE WHEN EXISTS (SELECT 1 FROM new_dismissal) THEN ''"
-        " ELSE %s || (SELECT id FROM stored) || %s END AS error)",
-        f"new_event AS ({event_sql})",
-    ]
+        " ELSE %s || (SELECT id FROM stored) || %s END AS error), "
+        f"new_event AS ({event_sql}) "
+        f"SELECT (SELECT {event_pk} FROM new_event), (SELECT {pk} FROM new_dismissal),"
+        " (SELECT id FROM stored)"
+    )
     params = [
         # PostgreSQL's name for the sequence of a serial or identity column (a literal cast
         # to regclass is resolved once, when the statement is parsed).
         quote(f"{CallbackEvent._meta.db_table}_{store.column(CallbackEvent)}_seq"),
         *dismissal_params,
         dismissal.group_id,
-        not user_ids,
         CallbackEvent.Status.PROCESSED.value,
         CallbackEvent.Status.DUPLICATE.value,
         *duplicate_note,
         *event_params,
     ]
-    if user_ids:
-        members, columns = _member_table(connection)
-        parts.append(
-            f"new_members AS (INSERT INTO {members} ({columns}) "
-            f"SELECT new_dismissal.{pk}, unnest(%s::text[]) FROM new_dismissal)"
-        )
-        params.append(list(user_ids))
-    sql = (
-        f"WITH {', '.join(parts)} SELECT (SELECT {event_pk} FROM new_event),"
-        f" (SELECT {pk} FROM new_dismissal), (SELECT id FROM stored)"
-    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        event_id, dismissal_id, stored_id = cursor.fetchone()
+        for _ in range(2):
+            cursor.execute(sql, params)
+            event_id, dismissal_id, stored_id = cursor.fetchone()
+            if event_id is not None:
+                break
+            # The conflicting row was committed while the statement waited for it (the two
+            # copies raced): the statement could not see it, the next one will.
     if event_id is None:
         return CONFLICT, None
     store.set_pk(event, event_id, using)

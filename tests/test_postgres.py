@@ -1,9 +1,10 @@
 """Concurrency and transaction guarantees. Meaningful only on PostgreSQL (DATABASE_URL)."""
 
 import threading
+import time
 
 import pytest
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
@@ -258,3 +259,66 @@ def test_the_servers_repeat_is_recorded_as_a_duplicate_by_one_statement(received
         == f"Group {payload['groupID']!r} is already stored as dismissal #{dismissal.pk}."
     )
     assert [call["event"].pk for call in received_signals] == [dismissal.event_id, event.pk]
+
+
+def test_a_repeat_that_waited_for_the_first_copy_is_recorded_as_a_duplicate():
+    """The repeat's statement blocks on the first copy's uncommitted row, which it then
+    cannot see: it runs once more rather than fall back to a transaction or fail."""
+    payload = DismissPayloadFactory()
+    first_inserted, commit_first = threading.Event(), threading.Event()
+    answers, statements = [], []
+
+    def first_copy():
+        try:
+            with transaction.atomic():
+                DismissedGroup.objects.create(group_id=payload["groupID"], member_count=3)
+                first_inserted.set()
+                commit_first.wait(timeout=30)
+        finally:
+            connections.close_all()
+
+    def repeat():
+        try:
+            first_inserted.wait(timeout=30)
+            with CaptureQueriesContext(connections["default"]) as queries:
+                answers.append(
+                    Client().post(
+                        f"/imcallback/{DISMISS}",
+                        go_json({**payload, "membersID": None}),
+                        content_type="application/json",
+                    )
+                )
+            statements.extend(query["sql"] for query in queries)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=first_copy), threading.Thread(target=repeat)]
+    for thread in threads:
+        thread.start()
+    first_inserted.wait(timeout=30)
+    for _ in range(300):  # until the repeat waits on the first copy's row lock
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                break
+        time.sleep(0.01)
+    else:
+        pytest.fail("the repeat never waited for the first copy")
+    commit_first.set()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert [answer.status_code for answer in answers] == [200]
+    dismissal = DismissedGroup.objects.get()
+    event = CallbackEvent.objects.get()
+    assert event.status == Status.DUPLICATE
+    assert (
+        event.error
+        == f"Group {payload['groupID']!r} is already stored as dismissal #{dismissal.pk}."
+    )
+    # The same statement twice; no transaction of its own.
+    first_try, second_try = statements
+    assert first_try == second_try
