@@ -32,12 +32,10 @@ def insert_dismissal(dismissal: DismissedGroup, user_ids: Sequence[str], using: 
         insert_members(dismissal.pk, user_ids, using)
         return
     insert_sql, params, _ = store.insert_statement(dismissal, using)
-    table, columns = _member_table(connection)
     pk = connection.ops.quote_name(store.column(DismissedGroup))
     sql = (
         f"WITH dismissal AS ({insert_sql}), "
-        f"members AS (INSERT INTO {table} ({columns}) "
-        f"SELECT dismissal.{pk}, unnest(%s::text[]) FROM dismissal) "
+        f"members AS ({_insert_members_sql(connection, 'dismissal', pk)}) "
         f"SELECT {pk} FROM dismissal"
     )
     with connection.cursor() as cursor:
@@ -88,11 +86,9 @@ def _store_with_members(
     dismissal_sql, dismissal_params, _ = store.insert_statement(
         dismissal, using, computed=(("event", f"(SELECT {pk} FROM new_event)"),)
     )
-    table, columns = _member_table(connection)
     sql = (
         f"WITH new_event AS ({event_sql}), new_dismissal AS ({dismissal_sql}), "
-        f"new_members AS (INSERT INTO {table} ({columns}) "
-        f"SELECT new_dismissal.{pk}, unnest(%s::text[]) FROM new_dismissal) "
+        f"new_members AS ({_insert_members_sql(connection, 'new_dismissal', pk)}) "
         f"SELECT (SELECT {pk} FROM new_event), (SELECT {pk} FROM new_dismissal)"
     )
     with connection.cursor() as cursor:
@@ -181,6 +177,18 @@ def _member_table(connection: BaseDatabaseWrapper) -> tuple[str, str]:
     return quote(DismissedGroupMember._meta.db_table), columns
 
 
+def _insert_members_sql(connection: BaseDatabaseWrapper, source: str = "", pk: str = "") -> str:
+    """PostgreSQL: one member row per element of an array parameter (``%s::text[]``).
+
+    The dismissal is the parameter before it, or, with ``source``, column ``pk`` of the
+    CTE ``source`` that inserted it.
+    """
+    table, columns = _member_table(connection)
+    if not source:
+        return f"INSERT INTO {table} ({columns}) SELECT %s, unnest(%s::text[])"
+    return f"INSERT INTO {table} ({columns}) SELECT {source}.{pk}, unnest(%s::text[]) FROM {source}"
+
+
 def insert_members(dismissal_id: int, user_ids: Sequence[str], using: str = "default") -> None:
     """Insert one ``DismissedGroupMember`` row per user ID, in the current transaction.
 
@@ -195,10 +203,7 @@ def insert_members(dismissal_id: int, user_ids: Sequence[str], using: str = "def
     with connection.cursor() as cursor:
         raw = cursor.cursor
         if connection.vendor == "postgresql" and len(user_ids) < COPY_THRESHOLD:
-            cursor.execute(
-                f"INSERT INTO {table} ({columns}) SELECT %s, unnest(%s::text[])",
-                [dismissal_id, list(user_ids)],
-            )
+            cursor.execute(_insert_members_sql(connection), [dismissal_id, list(user_ids)])
             return
         if connection.vendor == "postgresql" and hasattr(raw, "copy"):
             # Sorted rows land next to each other in the (dismissal, user_id) and user_id
