@@ -157,13 +157,11 @@ def test_crash_in_processing_keeps_the_event_under_atomic_requests(monkeypatch):
 # -- An ordinary delivery: one statement --------------------------------------------------
 
 
-def test_an_ordinary_dismissal_is_stored_by_one_statement(dismissed_signals):
+def test_an_ordinary_dismissal_is_stored_by_one_statement(post, dismissed_signals):
     payload = DismissPayloadFactory(membersID=["u-1", "u-2", "u-3"])
 
     with CaptureQueriesContext(connection) as queries:
-        response = Client().post(
-            f"/imcallback/{DISMISS}", go_json(payload), content_type="application/json"
-        )
+        response = post(payload)
 
     assert response.status_code == 200
     assert len(queries) == 1, [q["sql"][:80] for q in queries]
@@ -193,12 +191,12 @@ def member_table_refusing_boom():
 
 
 @pytest.mark.usefixtures("member_table_refusing_boom")
-def test_a_statement_failing_at_its_members_stores_only_the_failed_delivery(dismissed_signals):
+def test_a_statement_failing_at_its_members_stores_only_the_failed_delivery(
+    post, dismissed_signals
+):
     payload = DismissPayloadFactory(membersID=["u-1", "boom"])
 
-    response = Client().post(
-        f"/imcallback/{DISMISS}", go_json(payload), content_type="application/json"
-    )
+    response = post(payload)
 
     assert response.status_code == 200  # acknowledged: the delivery is kept for replay
     event = CallbackEvent.objects.get()
@@ -209,7 +207,7 @@ def test_a_statement_failing_at_its_members_stores_only_the_failed_delivery(dism
     assert dismissed_signals == []
 
 
-def test_the_servers_repeat_raises_no_database_error(dismissed_signals):
+def test_the_servers_repeat_raises_no_database_error(post, dismissed_signals):
     """OpenIM sends every dismissal twice; the repeat must not put an ERROR in PostgreSQL's log."""
     payload = DismissPayloadFactory()
     errors = []
@@ -223,10 +221,7 @@ def test_the_servers_repeat_raises_no_database_error(dismissed_signals):
 
     with connection.execute_wrapper(record_errors):
         for body in (payload, {**payload, "membersID": None}):
-            response = Client().post(
-                f"/imcallback/{DISMISS}", go_json(body), content_type="application/json"
-            )
-            assert response.status_code == 200
+            assert post(body).status_code == 200
 
     assert errors == []
     assert list(CallbackEvent.objects.order_by("pk").values_list("status", flat=True)) == [
@@ -237,17 +232,12 @@ def test_the_servers_repeat_raises_no_database_error(dismissed_signals):
     assert len(dismissed_signals) == 1
 
 
-def test_the_servers_repeat_is_recorded_as_a_duplicate_by_one_statement(received_signals):
+def test_the_servers_repeat_is_recorded_as_a_duplicate_by_one_statement(post, received_signals):
     payload = DismissPayloadFactory()
-    first = Client().post(f"/imcallback/{DISMISS}", go_json(payload), "application/json")
-    assert first.status_code == 200
+    assert post(payload).status_code == 200
 
     with CaptureQueriesContext(connection) as queries:
-        repeat = Client().post(
-            f"/imcallback/{DISMISS}",
-            go_json({**payload, "membersID": None}),
-            content_type="application/json",
-        )
+        repeat = post({**payload, "membersID": None})
 
     assert repeat.status_code == 200
     assert len(queries) == 1, [q["sql"][:80] for q in queries]
