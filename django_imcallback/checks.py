@@ -51,6 +51,13 @@ SETTING_CHECKS = [
         "pip install 'django-imcallback[tasks]', and a TASKS setting.",
     ),
     (
+        "PERMISSION_CLASSES",
+        "permission_classes",
+        "imcallback.E010",
+        "Use a list of dotted paths to DRF permission classes, e.g. "
+        '["django_imcallback.permissions.BasicAuth"].',
+    ),
+    (
         "RECORD_FIRST_BYTES",
         "record_first_bytes",
         "imcallback.E008",

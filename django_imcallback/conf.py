@@ -8,6 +8,7 @@ once per distinct configuration, not once per request.
 
 from __future__ import annotations
 
+import importlib
 import ipaddress
 from dataclasses import dataclass
 from functools import lru_cache
@@ -15,6 +16,7 @@ from typing import Any
 
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -38,6 +40,13 @@ DEFAULTS: dict[str, Any] = {
     # "inline": send the signals in the request, after commit. "task": enqueue a Django
     # Task that sends them on a worker (django.tasks, or the django-tasks backport).
     "DISPATCH": "inline",
+    # DRF permission classes that decide who may call, in order; the first that refuses
+    # answers. Add your own, or replace these.
+    "PERMISSION_CLASSES": [
+        "django_imcallback.permissions.AllowedIPs",
+        "django_imcallback.permissions.BasicAuth",
+        "django_imcallback.permissions.SecretPath",
+    ],
 }
 
 DISPATCH_MODES = ("inline", "task")
@@ -72,6 +81,33 @@ def parse_networks(name: str, values: tuple[Any, ...]) -> tuple[IPNetwork, ...]:
                 f'IMCALLBACK["{name}"] has {value!r}, which is not an IP address or network: {exc}.'
             ) from exc
     return tuple(networks)
+
+
+def tasks_framework_error() -> str:
+    """Why task mode cannot work here, or "" when it can."""
+    for module in ("django.tasks", "django_tasks"):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            continue
+        return ""
+    return (
+        'IMCALLBACK["DISPATCH"] = "task" needs Django\'s Tasks framework: Django 6.0+, or '
+        "the django-tasks backport (pip install 'django-imcallback[tasks]')."
+    )
+
+
+@lru_cache(maxsize=32)
+def import_classes(name: str, paths: tuple[Any, ...]) -> tuple[type, ...]:
+    classes = []
+    for path in paths:
+        try:
+            classes.append(import_string(path) if isinstance(path, str) else path)
+        except ImportError as exc:
+            raise ImproperlyConfigured(f'IMCALLBACK["{name}"] has {path!r}: {exc}') from exc
+        if not isinstance(classes[-1], type):
+            raise ImproperlyConfigured(f'IMCALLBACK["{name}"] has {path!r}, which is not a class.')
+    return tuple(classes)
 
 
 @lru_cache(maxsize=32)
@@ -150,17 +186,23 @@ class Settings:
             raise ImproperlyConfigured(
                 f'IMCALLBACK["DISPATCH"] must be one of {", ".join(DISPATCH_MODES)}, got {value!r}.'
             )
-        if value == "task":
-            from .dispatch import tasks_framework_error
-
-            if error := tasks_framework_error():
-                raise ImproperlyConfigured(error)
+        if value == "task" and (error := tasks_framework_error()):
+            raise ImproperlyConfigured(error)
         return str(value)
 
     @property
+    def permission_classes(self) -> tuple[type, ...]:
+        paths = tuple(_as_list("PERMISSION_CLASSES", self._get("PERMISSION_CLASSES")))
+        return import_classes("PERMISSION_CLASSES", paths)
+
+    @property
     def is_open(self) -> bool:
-        """True when no caller check at all is configured."""
-        return not (self.basic_auth or self.allowed_ips or self.secret_path)
+        """True when no caller check is configured and no permission class of the host's
+        own is installed."""
+        own = set(self.permission_classes) - set(
+            import_classes("PERMISSION_CLASSES", tuple(DEFAULTS["PERMISSION_CLASSES"]))
+        )
+        return not (self.basic_auth or self.allowed_ips or self.secret_path or own)
 
 
 imcallback_settings = Settings()

@@ -14,17 +14,23 @@ OPERATION_ID_MAX_LENGTH = 128
 
 
 def storable(text: str, max_length: int) -> str:
-    """``text`` as a text column can hold it: NUL replaced (PostgreSQL refuses it), cut short."""
-    return text.replace("\x00", "\ufffd")[:max_length]
+    """``text`` as a text column can hold it, cut short: NUL (which PostgreSQL refuses) and
+    lone surrogates (which UTF-8 cannot encode) replaced by U+FFFD."""
+    text = text.replace("\x00", "\ufffd")[:max_length]
+    if not text.isascii():
+        text = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
+    return text
 
 
 class CallbackEvent(models.Model):
     """One HTTP delivery from the OpenIM server, recorded before it is trusted."""
 
     class Dispatch(models.TextChoices):
-        """Where the event's announcement (its signals) stands."""
+        """Where the event's announcement (its signals) stands. Pending, queued and
+        sending are owed: ``imcallback_replay`` announces them once they are stale."""
 
-        INLINE = "", _("in the request")
+        NONE = "", _("nothing to send")
+        PENDING = "pending", _("pending")
         QUEUED = "queued", _("queued")
         SENDING = "sending", _("sending")
         SENT = "sent", _("sent")
@@ -67,9 +73,9 @@ class CallbackEvent(models.Model):
         _("dispatch"),
         max_length=8,
         choices=Dispatch.choices,
-        default=Dispatch.INLINE,
+        default=Dispatch.NONE,
         blank=True,
-        help_text=_("With IMCALLBACK['DISPATCH'] = 'task': whether a worker sent the signals."),
+        help_text=_("Whether the event's signals were sent (in the request, or by a task)."),
     )
 
     class Meta:
@@ -87,6 +93,12 @@ class CallbackEvent(models.Model):
                 fields=["status", "command"],
                 condition=~models.Q(status__in=["processed", "duplicate"]),
                 name="imcallback_event_attention",
+            ),
+            # Announcements still owed, for imcallback_replay: few rows at any time.
+            models.Index(
+                fields=["received_at"],
+                condition=models.Q(dispatch_state__in=["pending", "queued", "sending"]),
+                name="imcallback_event_owed",
             ),
         ]
 

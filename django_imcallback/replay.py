@@ -2,8 +2,13 @@
 
 A replay runs the stored raw body through the same pipeline as a live delivery.
 Each event is first *claimed* with a conditional UPDATE, so two operators replaying
-the same event at once process it once; the pipeline is idempotent per group, so a
-replayed dismissal is stored once and announced once.
+the same event at once process it once; handlers are idempotent per event, so a
+replayed dismissal is stored once, and announced by the event that stored it.
+
+Besides failed, invalid and unhandled events, a replay takes what was cut off, once it
+is older than ``STALE_AFTER``: events still ``received`` (a worker killed while storing)
+and announcements still owed (``pending``, ``queued`` or ``sending``: a worker killed
+before or while announcing, a task never enqueued or lost).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from .models import CallbackEvent
-from .processing import process_event
+from .pipeline import process
 
 logger = logging.getLogger("django_imcallback")
 
@@ -28,20 +33,21 @@ Dispatch = CallbackEvent.Dispatch
 REPLAYABLE = (Status.FAILED, Status.INVALID, Status.UNHANDLED)
 #: Already handled: replayed only with ``force`` (to re-send signals after a receiver fix).
 DONE = (Status.PROCESSED, Status.DUPLICATE)
-#: A ``received`` event (or, in task mode, a ``queued`` or ``sending`` one) untouched this
-#: long was cut off mid-way (a crash, a kill, a lost task).
-STUCK_AFTER = timedelta(minutes=5)
+#: Announcement states that mean the signals are still owed.
+OWED = (Dispatch.PENDING, Dispatch.QUEUED, Dispatch.SENDING)
+#: An event still ``received``, or still owing its announcement, untouched this long was
+#: cut off mid-way (a kill, a crash, a lost task); younger ones may still be in flight.
+STALE_AFTER = timedelta(minutes=5)
 
 
-def claimable(force: bool = False) -> Q:
+def claimable(force: bool = False, stale_after: timedelta = STALE_AFTER) -> Q:
     """Events a replay may take now."""
-    stale = timezone.now() - STUCK_AFTER
-    untouched_since = Q(processed_at__isnull=True) | Q(processed_at__lt=stale)
+    stale = timezone.now() - stale_after
+    untouched = Q(processed_at__isnull=True) | Q(processed_at__lte=stale)
     condition = (
         Q(status__in=REPLAYABLE)
-        | (Q(status=Status.RECEIVED, received_at__lt=stale) & untouched_since)
-        # Task mode: an announcement never enqueued, or whose worker died while sending.
-        | (Q(dispatch_state__in=[Dispatch.QUEUED, Dispatch.SENDING]) & untouched_since)
+        | (Q(status=Status.RECEIVED, received_at__lte=stale) & untouched)
+        | (Q(dispatch_state__in=OWED, received_at__lte=stale) & untouched)
     )
     if force:
         condition |= Q(status__in=DONE)
@@ -73,29 +79,32 @@ def replay_events(
     *,
     force: bool = False,
     dry_run: bool = False,
+    stale_after: timedelta = STALE_AFTER,
 ) -> ReplayReport:
-    """Replay each event that is replayable now; report what happened to each."""
+    """Replay each event that is replayable now, in the given order; report each outcome."""
     report = ReplayReport(dry_run=dry_run)
     pks = (
         [event.pk for event in events]
         if not isinstance(events, QuerySet)
-        else list(events.order_by("pk").values_list("pk", flat=True))
+        else list(events.values_list("pk", flat=True))
     )
     for pk in pks:
+        can_take = CallbackEvent.objects.filter(claimable(force, stale_after), pk=pk)
         if dry_run:
-            if CallbackEvent.objects.filter(claimable(force), pk=pk).exists():
+            if can_take.exists():
                 report.outcomes["to replay"] += 1
             else:
                 report.skipped.append(pk)
             continue
-        claimed = CallbackEvent.objects.filter(claimable(force), pk=pk).update(
+        claimed = can_take.update(
             status=Status.RECEIVED, processed_at=timezone.now(), attempts=F("attempts") + 1
         )
         if not claimed:
             report.skipped.append(pk)
             continue
         event = CallbackEvent.objects.get(pk=pk)
-        status = process_event(event).status
+        process(event)
+        status = event.status
         logger.info("Replayed event %s (%s): %s.", pk, event.command, status)
         report.outcomes[status] += 1
         if status == Status.FAILED:

@@ -2,19 +2,49 @@
 
 Imported only in task mode. Uses ``django.tasks`` on Django 6.0+ and the ``django-tasks``
 backport before that, so the host chooses the engine with its ``TASKS`` setting.
+
+The worker *claims* the event (``queued`` -> ``sending``, a conditional UPDATE) before it
+sends anything, so a task that runs twice (a retry, a duplicate enqueue, two workers)
+announces once. It runs the handler's idempotent ``apply`` again (route 2 of
+``storage``) to learn what to announce, then sends the signals.
 """
 
 from __future__ import annotations
+
+from django.utils import timezone
 
 try:
     from django.tasks import task
 except ImportError:  # Django < 6.0: pip install 'django-imcallback[tasks]'
     from django_tasks import task  # type: ignore[no-redef]
 
-from .dispatch import announce_queued
+from . import announcing, storage
+from .handlers import Outcome, parse_payload, registry
+from .models import CallbackEvent
+
+Dispatch = CallbackEvent.Dispatch
+
+
+def send_queued(event_id: int) -> str:
+    """Claim a queued event, then announce it. Returns what happened."""
+    claimed = CallbackEvent.objects.filter(pk=event_id, dispatch_state=Dispatch.QUEUED).update(
+        dispatch_state=Dispatch.SENDING, processed_at=timezone.now()
+    )
+    if not claimed:
+        return "skipped: not queued (already sent, or being sent by another worker)"
+    event = CallbackEvent.objects.get(pk=event_id)
+    payload = parse_payload(bytes(event.body))
+    handler = registry.get(event.command)
+    data = handler.validate(payload)[0] if handler else None
+    outcome = Outcome(event.status)
+    if handler is not None and data is not None:
+        outcome = storage.store(event, handler, data, record_first_bytes=0)
+    if not announcing.send(event, handler, outcome, payload):
+        raise RuntimeError(f"A receiver of event {event_id} raised; see the event's error.")
+    return "sent"
 
 
 @task()
 def announce_event(event_id: int) -> str:
     """Send the signals of one committed event, once, however often this task runs."""
-    return announce_queued(event_id)
+    return send_queued(event_id)

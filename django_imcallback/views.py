@@ -1,63 +1,63 @@
-"""The callback endpoint: authenticate, record, process, answer in OpenIM's JSON shape."""
+"""The callback endpoint: a DRF view that checks the caller, records, processes, answers.
+
+Caller checks are DRF permission classes (``IMCALLBACK["PERMISSION_CLASSES"]``); every
+answer, refusals and crashes included, is OpenIM's ``CommonCallbackResp`` JSON.
+"""
 
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import time
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import method_decorator
-from django.views import View
-from django.views.decorators.csrf import csrf_exempt
+from rest_framework import exceptions
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import BaseParser
+from rest_framework.permissions import BasePermission
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.views import APIView
 
-from . import processing, responses
+from . import pipeline, responses, storage
 from .conf import imcallback_settings
 from .models import COMMAND_MAX_LENGTH, OPERATION_ID_MAX_LENGTH, CallbackEvent, storable
-from .security import check_caller
+from .permissions import CallerRefused, caller_address
+from .pipeline import Answer, Result, logsafe
 
 logger = logging.getLogger("django_imcallback")
 
-Status = CallbackEvent.Status
 #: Never stored: they carry credentials.
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 JSON_CONTENT_TYPES = ("application/json", "text/json")
 CHUNK_SIZE = 1024 * 1024
 
+#: How each processing result is answered: (HTTP status, errMsg); "" for success.
+ANSWERS: dict[Answer, tuple[int, str]] = {
+    Answer.STORED: (200, ""),
+    Answer.INVALID: (400, "The callback is invalid."),
+    Answer.TOO_LARGE: (413, "The request body is too large."),
+    Answer.FAILED: (500, "The callback was recorded but could not be processed."),
+    Answer.LOST: (503, "The callback could not be stored; the database is unavailable."),
+    Answer.INTERRUPTED: (
+        503,
+        "The callback was recorded, but the database became unavailable while it was "
+        "processed; it will be replayed.",
+    ),
+}
 
-def log_delivery(
-    event: CallbackEvent,
-    result: processing.Result | None,
-    response: HttpResponse,
-    seconds: float,
-) -> None:
-    """One line per recorded delivery on the ``django_imcallback`` logger.
 
-    INFO when it was stored, WARNING when it was refused or failed. The fields are in the
-    message for plain handlers and in ``record.imcallback`` for structured ones.
-    """
-    failed = response.status_code != 200 or event.status == Status.FAILED
-    level = logging.WARNING if failed else logging.INFO
-    if not logger.isEnabledFor(level):
-        return
-    fields = {
-        "command": event.command,
-        "operation_id": event.operation_id,
-        "group_id": result.group_id if result else "",
-        "status": event.status,
-        "event_id": event.pk,
-        "http_status": response.status_code,
-        "duration_ms": round(seconds * 1000, 1),
-    }
-    logger.log(
-        level,
-        "callback " + " ".join(f"{name}=%({name})s" for name in fields),
-        fields,
-        extra={"imcallback": fields},
-    )
+def answer(result: Result) -> HttpResponse:
+    status, message = ANSWERS[result.answer]
+    if status == 200:
+        return responses.success()
+    return responses.error(status, result.message or message, result.detail)
 
 
 class BodyTooLarge(Exception):
@@ -68,9 +68,11 @@ class BodyTooLarge(Exception):
 def read_body(request: HttpRequest, limit: int) -> bytes:
     """Read the body from the stream, never more than ``limit`` bytes.
 
-    Reading the stream rather than ``request.body`` is deliberate: the app sets its own
-    limit (``MAX_BODY_BYTES``) instead of Django's ``DATA_UPLOAD_MAX_MEMORY_SIZE``, which
-    a host keeps small for forms, and a too-large body is refused before it is buffered.
+    The app sets its own limit (``MAX_BODY_BYTES``) instead of Django's
+    ``DATA_UPLOAD_MAX_MEMORY_SIZE``, which a host keeps small for forms, and a too-large
+    body is refused before it is buffered. A chunked body (no Content-Length) is read from
+    the WSGI input, which the server (gunicorn, uWSGI) decodes; Django itself reads it as
+    empty.
     """
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -78,8 +80,12 @@ def read_body(request: HttpRequest, limit: int) -> bytes:
         declared = 0
     if declared > limit:
         raise BodyTooLarge(declared)
+    stream: Any = request
+    chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+    if chunked and not declared and "wsgi.input" in request.META:
+        stream = request.META["wsgi.input"]
     chunks, size = [], 0
-    while chunk := request.read(min(CHUNK_SIZE, limit + 1 - size)):
+    while chunk := stream.read(min(CHUNK_SIZE, limit + 1 - size)):
         chunks.append(chunk)
         size += len(chunk)
         if size > limit:
@@ -100,131 +106,163 @@ def is_json_content_type(content_type: str) -> bool:
     return not media_type or media_type in JSON_CONTENT_TYPES or media_type.endswith("+json")
 
 
-@method_decorator(csrf_exempt, name="dispatch")
+class OpenIMRenderer(JSONRenderer):
+    """Compact JSON, as OpenIM's answers are."""
+
+    compact = True
+
+
+class IgnoreAccept(BaseContentNegotiation):
+    """OpenIM sends no Accept header and reads only JSON: never refuse a delivery with 406."""
+
+    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> Any:
+        return next(iter(parsers), None)
+
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponse:
+    """Every exception DRF hands over, as OpenIM's JSON (never Django's HTML page)."""
+    if isinstance(exc, CallerRefused):
+        request = context["request"]
+        logger.warning(
+            "Refused callback from %s (%s): %s",
+            logsafe(caller_address(request) or request.META.get("REMOTE_ADDR")),
+            logsafe(request.path),
+            exc.detail,
+        )
+        return responses.error(exc.status_code, str(exc.detail), headers=exc.headers)
+    if isinstance(exc, exceptions.MethodNotAllowed):
+        method = logsafe(context["request"].method)
+        message = f"Method {method} is not allowed; OpenIM callbacks are POSTed."
+        return responses.error(405, message, headers={"Allow": "POST, OPTIONS"})
+    if isinstance(exc, exceptions.APIException):
+        return responses.error(exc.status_code, str(exc.detail))
+    if isinstance(exc, ImproperlyConfigured):
+        logger.error("IMCALLBACK is misconfigured, refusing callbacks: %s", exc)
+        return responses.error(500, "The callback receiver is misconfigured.")
+    logger.error("The callback endpoint crashed.", exc_info=exc)
+    return responses.error(500, "The callback receiver failed.")
+
+
 @method_decorator(transaction.non_atomic_requests, name="dispatch")
-class CallbackView(View):
+class CallbackView(APIView):
     """``POST <prefix>/[<secret>/]<command>``: one OpenIM callback delivery.
 
-    Not atomic even under ``ATOMIC_REQUESTS``: the event is committed before processing,
-    so no rollback can take the record of a delivery (or of its failure) with it.
+    Not atomic even under ``ATOMIC_REQUESTS``: the event is committed before or with
+    what it stores, so no rollback can take the record of a delivery with it. The body is
+    read by ``read_body``, not by a DRF parser: DRF sees no body without Content-Length
+    (chunked), and a parser cannot refuse a body before buffering it.
     """
 
     http_method_names = ["post", "options"]
+    authentication_classes: Sequence[type] = ()
+    parser_classes: Sequence[type] = ()
+    renderer_classes = (OpenIMRenderer,)
+    content_negotiation_class = IgnoreAccept
+    throttle_classes: Sequence[type] = ()
 
-    def http_method_not_allowed(
-        self, request: HttpRequest, *args: Any, **kwargs: Any
-    ) -> HttpResponse:
-        return responses.error(
-            405,
-            f"Method {request.method} is not allowed; OpenIM callbacks are POSTed.",
-            headers={"Allow": "POST, OPTIONS"},
-        )
+    def get_permissions(self) -> list[BasePermission]:
+        return [permission() for permission in imcallback_settings.permission_classes]
 
-    def post(
-        self, request: HttpRequest, command: str = "", token: str | None = None
-    ) -> HttpResponse:
+    def get_exception_handler(self) -> Any:
+        return exception_handler
+
+    def post(self, request: Request, command: str = "", token: str | None = None) -> HttpResponse:
         started = time.perf_counter()
-        event, result, response = self._receive(request, command, token)
-        if event is not None:
-            log_delivery(event, result, response, time.perf_counter() - started)
-        return response
-
-    def _receive(
-        self, request: HttpRequest, command: str, token: str | None
-    ) -> tuple[CallbackEvent | None, processing.Result | None, HttpResponse]:
-        """Authenticate, record, process; return the event (None if refused) and the answer."""
-        try:
-            address, denial = check_caller(request, token)
-            max_body_bytes = imcallback_settings.max_body_bytes
-        except ImproperlyConfigured as exc:
-            logger.error("IMCALLBACK is misconfigured, refusing callbacks: %s", exc)
-            return None, None, responses.error(500, "The callback receiver is misconfigured.")
-        if denial is not None:
-            logger.warning(
-                "Refused callback from %s (%s): %s",
-                address or request.META.get("REMOTE_ADDR"),
-                request.path,
-                denial.message,
-            )
-            return (
-                None,
-                None,
-                responses.error(denial.status, denial.message, headers=denial.headers),
-            )
-
         event = CallbackEvent(
             command=storable(command, COMMAND_MAX_LENGTH),
             operation_id=storable(request.headers.get("operationID", ""), OPERATION_ID_MAX_LENGTH),
             headers=stored_headers(request),
-            remote_addr=str(address) if address else None,
+            remote_addr=str(address) if (address := caller_address(request)) else None,
         )
-        problem: tuple[int, str, str] | None = None
+        result = self._process(request, event)
+        response = answer(result)
+        log_delivery(event, result, response, time.perf_counter() - started)
+        return response
+
+    def _process(self, request: Request, event: CallbackEvent) -> Result:
+        limit = imcallback_settings.max_body_bytes
         try:
-            event.body = read_body(request, max_body_bytes)
+            event.body = read_body(request._request, limit)
         except BodyTooLarge as exc:
             event.body_size = exc.size
-            problem = (
-                413,
-                "The request body is too large.",
-                f"{exc.size} bytes; the limit (IMCALLBACK['MAX_BODY_BYTES']) is {max_body_bytes}.",
+            detail = f"{exc.size} bytes; the limit (IMCALLBACK['MAX_BODY_BYTES']) is {limit}."
+            rejection: tuple[Answer, str, str] | None = (
+                Answer.TOO_LARGE,
+                ANSWERS[Answer.TOO_LARGE][1],
+                detail,
             )
         else:
             event.body_size = len(event.body)
-            if not is_json_content_type(request.content_type or ""):
-                problem = (
-                    400,
-                    "The Content-Type must be application/json.",
-                    f"got {request.content_type!r}",
-                )
-
+            content_type = request.content_type or ""
+            rejection = None
+            if not is_json_content_type(content_type):
+                message = "The Content-Type must be application/json."
+                rejection = (Answer.INVALID, message, f"got {content_type!r}")
         try:
-            if problem:
-                processing.reject(event, f"{problem[1]} ({problem[2]})")
-                return event, None, responses.error(*problem)
-            record_first = event.body_size > imcallback_settings.record_first_bytes
-            result = processing.receive(event, record_first=record_first)
+            return pipeline.reject(event, *rejection) if rejection else pipeline.receive(event)
         except DatabaseError:
-            self._log_lost_delivery(event)
-            return None, None, self._unavailable()
-        except Exception as exc:
-            # A bug, in a handler or here: keep the delivery (replayable) and still answer
-            # in OpenIM's JSON, never with Django's HTML error page.
-            try:
-                processing.record_failure(event, exc)
-            except DatabaseError:
-                self._log_lost_delivery(event)
-                if event._state.adding:  # Never stored: say so, as for any outage.
-                    return None, None, self._unavailable()
-            return (
-                event,
-                None,
-                responses.error(500, "The callback was recorded but could not be processed."),
-            )
-        if result.is_invalid:
-            return event, result, responses.error(400, result.message, result.detail)
-        return event, result, responses.success()
+            if storage.is_stored(event):
+                logger.exception("Database unavailable; event %s is stored, unfinished.", event.pk)
+                return Result(Answer.INTERRUPTED)
+            log_lost_delivery(event)
+            return Result(Answer.LOST)
 
-    @staticmethod
-    def _unavailable() -> HttpResponse:
-        return responses.error(
-            503, "The callback could not be stored; the database is unavailable."
-        )
 
-    def _log_lost_delivery(self, event: CallbackEvent) -> None:
-        """Put the whole delivery in the log: with the database down, it is the only copy."""
-        body = bytes(event.body)
-        try:
-            text, encoding = body.decode("utf-8"), "utf-8"
-        except UnicodeDecodeError:
-            text, encoding = base64.b64encode(body).decode("ascii"), "base64"
-        logger.error(
-            "Database unavailable; callback NOT stored. command=%s operationID=%s remote=%s "
-            "headers=%s body_encoding=%s body=%s",
-            event.command,
-            event.operation_id,
-            event.remote_addr,
-            event.headers,
-            encoding,
-            text,
-            exc_info=True,
-        )
+def log_delivery(
+    event: CallbackEvent, result: Result, response: HttpResponse, seconds: float
+) -> None:
+    """One line per delivery on the ``django_imcallback`` logger.
+
+    INFO when it was stored, WARNING when it was refused or failed. The fields are in the
+    message (escaped) for plain handlers and in ``record.imcallback`` for structured ones.
+    """
+    failed = response.status_code != 200 or event.status == CallbackEvent.Status.FAILED
+    level = logging.WARNING if failed else logging.INFO
+    if not logger.isEnabledFor(level):
+        return
+    fields = {
+        "command": event.command,
+        "operation_id": event.operation_id,
+        "group_id": result.group_id,
+        "status": event.status,
+        "event_id": event.pk,
+        "http_status": response.status_code,
+        "duration_ms": round(seconds * 1000, 1),
+    }
+    text = " ".join(f"{name}={logsafe(value)}" for name, value in fields.items())
+    logger.log(level, "callback %s", text, extra={"imcallback": fields})
+
+
+#: Starts the one log line that holds a delivery the database could not take.
+LOST_DELIVERY = "Database unavailable; callback NOT stored: "
+
+
+def log_lost_delivery(event: CallbackEvent) -> None:
+    """Log the whole delivery as one line: with the database down, it is the only copy.
+
+    After ``LOST_DELIVERY`` comes one JSON object (ASCII only, so the line is one line
+    whatever the body holds) that ``json.loads`` gives back exactly: ``command``,
+    ``operation_id``, ``remote_addr``, ``headers``, ``body_encoding`` (``utf-8`` or
+    ``base64``) and ``body``.
+    """
+    body = bytes(event.body)
+    try:
+        text, encoding = body.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        text, encoding = base64.b64encode(body).decode("ascii"), "base64"
+    record = {
+        "command": event.command,
+        "operation_id": event.operation_id,
+        "remote_addr": event.remote_addr,
+        "received_at": event.received_at.isoformat(),
+        "headers": event.headers,
+        "body_encoding": encoding,
+        "body": text,
+    }
+    logger.error("%s%s", LOST_DELIVERY, json.dumps(record, ensure_ascii=True), exc_info=True)

@@ -1,5 +1,6 @@
 """Operators recover and tidy up: replay, prune, and a database outage."""
 
+import json
 import logging
 from datetime import timedelta
 
@@ -10,10 +11,11 @@ from django.db import OperationalError
 from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
-from django_imcallback import bulk, store
+from django_imcallback import pipeline, sql
 from django_imcallback.handlers import DismissGroupHandler
 from django_imcallback.models import CallbackEvent, DismissedGroup, DismissedGroupMember
 from django_imcallback.replay import replay_events
+from django_imcallback.views import LOST_DELIVERY
 
 from .conftest import go_json
 from .factories import (
@@ -64,20 +66,22 @@ def test_failed_receiver_event_is_replayed_and_announced_once(
     assert len(dismissed_signals) == 1
 
 
-def test_replay_by_default_takes_failed_events_only(capsys):
+def test_replay_without_arguments_takes_failed_invalid_and_unhandled_events(capsys):
     failed = dismiss_event(status=Status.FAILED)
-    invalid = dismiss_event(status=Status.INVALID)
-    processed = dismiss_event(status=Status.PROCESSED)
+    invalid = dismiss_event(status=Status.INVALID, payload={"groupID": "g-invalid"})
+    unhandled = dismiss_event(status=Status.UNHANDLED, payload={"groupID": "g-unhandled"})
+    processed = dismiss_event(status=Status.PROCESSED, payload={"groupID": "g-processed"})
 
     call_command("imcallback_replay")
 
-    statuses = {e.pk: e.status for e in CallbackEvent.objects.all()}
+    statuses = {e.pk: (e.status, e.attempts) for e in CallbackEvent.objects.all()}
     assert statuses == {
-        failed.pk: Status.PROCESSED,
-        invalid.pk: Status.INVALID,
-        processed.pk: Status.PROCESSED,
+        failed.pk: (Status.PROCESSED, 1),
+        invalid.pk: (Status.PROCESSED, 1),
+        unhandled.pk: (Status.PROCESSED, 1),
+        processed.pk: (Status.PROCESSED, 0),
     }
-    assert "Replayed 1 event(s): 1 processed." in capsys.readouterr().out
+    assert "Replayed 3 event(s): 3 processed." in capsys.readouterr().out
 
 
 def test_replay_by_status_and_command():
@@ -212,6 +216,13 @@ def test_prune_dry_run_deletes_nothing(capsys):
 # -- Database outage --------------------------------------------------------------------
 
 
+def lost_delivery(record):
+    """The delivery a "NOT stored" line holds, parsed back."""
+    message = record.getMessage()
+    assert message.startswith(LOST_DELIVERY)
+    return json.loads(message.removeprefix(LOST_DELIVERY))
+
+
 def database_down(*args, **kwargs):
     raise OperationalError("server closed the connection unexpectedly")
 
@@ -233,10 +244,10 @@ def test_database_down_answers_503_and_logs_the_whole_delivery(post, caplog):
     assert response.status_code == 503
     assert response.json()["errCode"] == 503
     [record] = [r for r in caplog.records if "NOT stored" in r.getMessage()]
-    message = record.getMessage()
-    assert go_json(payload).decode() in message
-    assert "op-lost" in message
-    assert "callbackAfterDisMissGroupCommand" in message
+    lost = lost_delivery(record)
+    assert lost["body"] == go_json(payload).decode()
+    assert (lost["body_encoding"], lost["operation_id"]) == ("utf-8", "op-lost")
+    assert lost["command"] == "callbackAfterDisMissGroupCommand"
 
 
 @pytest.mark.usefixtures("database_gone")
@@ -246,17 +257,19 @@ def test_database_down_with_a_binary_body_logs_it_as_base64(post, caplog):
         post(b"\xff\x00\x01")
 
     [record] = [r for r in caplog.records if "NOT stored" in r.getMessage()]
-    assert "body_encoding=base64 body=/wAB" in record.getMessage()
+    lost = lost_delivery(record)
+    assert (lost["body_encoding"], lost["body"]) == ("base64", "/wAB")
 
 
 def test_database_failing_after_the_event_is_recorded_first_is_a_503(post, monkeypatch, settings):
     settings.IMCALLBACK = {"RECORD_FIRST_BYTES": 0}
-    monkeypatch.setattr(bulk, "insert_dismissal", database_down)
-    monkeypatch.setattr(store, "save_status", database_down)
+    monkeypatch.setattr(DismissGroupHandler, "apply", database_down)
+    monkeypatch.setattr(sql, "update_event", database_down)
 
     response = post(DismissPayloadFactory())
 
     assert response.status_code == 503
+    assert "was recorded" in response.json()["errMsg"]  # not "could not be stored"
     assert CallbackEvent.objects.get().status == Status.RECEIVED  # replayable once stuck
 
 
@@ -269,12 +282,12 @@ def test_a_failing_apply_is_recorded_with_its_traceback(
     def broken(*args, **kwargs):
         raise RuntimeError("disk full of bugs")
 
-    monkeypatch.setattr(bulk, "store_delivery", broken)  # one statement (PostgreSQL)
-    monkeypatch.setattr(bulk, "insert_dismissal", broken)  # a transaction
+    monkeypatch.setattr(DismissGroupHandler, "store_in_one_statement", broken)  # route 1
+    monkeypatch.setattr(DismissGroupHandler, "apply", broken)  # route 2
 
     response = post(DismissPayloadFactory())
 
-    assert response.status_code == 200  # acknowledged: the delivery is safe for replay
+    assert response.status_code == 500  # recorded, replayable, and visibly failed
     event = CallbackEvent.objects.get()
     assert event.status == Status.FAILED
     assert "RuntimeError: disk full of bugs" in event.error
@@ -314,17 +327,16 @@ def test_a_crash_and_then_a_database_outage_answers_503_and_logs_the_delivery(
 
     assert response.status_code == 503
     [record] = [r for r in caplog.records if "NOT stored" in r.getMessage()]
-    assert go_json(payload).decode() in record.getMessage()
+    assert lost_delivery(record)["body"] == go_json(payload).decode()
 
 
 def test_a_failing_storing_transaction_still_leaves_the_delivery_recorded(post, monkeypatch):
-    """The event row inserted inside a rolled-back transaction is inserted again as failed."""
-    from django_imcallback import dispatch
+    """A command without a handler fails as a handled one does: recorded, answered 500."""
 
     def broken(*args, **kwargs):
         raise RuntimeError("scheduling failed")
 
-    monkeypatch.setattr(dispatch, "schedule", broken)
+    monkeypatch.setattr(pipeline, "partial", broken)
 
     response = post({"groupID": "g", "userID": "u"}, command="callbackAfterQuitGroupCommand")
 

@@ -8,7 +8,6 @@ from django.db import connection, connections, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from django_imcallback import bulk
 from django_imcallback.handlers import DismissGroupHandler
 from django_imcallback.models import CallbackEvent, DismissedGroup, DismissedGroupMember
 from django_imcallback.replay import replay_events
@@ -141,14 +140,14 @@ def test_crash_in_processing_keeps_the_event_under_atomic_requests(monkeypatch):
     def crash(*args, **kwargs):
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(bulk, "store_delivery", crash)  # one statement
-    monkeypatch.setattr(bulk, "insert_dismissal", crash)  # a transaction
+    monkeypatch.setattr(DismissGroupHandler, "store_in_one_statement", crash)  # route 1
+    monkeypatch.setattr(DismissGroupHandler, "apply", crash)  # route 2
 
     response = Client().post(
         f"/imcallback/{DISMISS}", DismissPayloadFactory(), content_type="application/json"
     )
 
-    assert response.status_code == 200
+    assert response.status_code == 500
     event = CallbackEvent.objects.get()
     assert event.status == Status.FAILED
     assert "RuntimeError: bug" in event.error
@@ -164,10 +163,13 @@ def test_an_ordinary_dismissal_is_stored_by_one_statement(post, dismissed_signal
         response = post(payload)
 
     assert response.status_code == 200
-    assert len(queries) == 1, [q["sql"][:80] for q in queries]
+    # The statement that stores everything, and the one that clears the announcement marker.
+    stores, clears = [q["sql"] for q in queries]
+    assert stores.startswith("WITH new_event_id")
+    assert clears.startswith("UPDATE")
     event = CallbackEvent.objects.get()
     assert (event.status, event.attempts, event.body) == (Status.PROCESSED, 1, go_json(payload))
-    assert event.dispatch_state == CallbackEvent.Dispatch.INLINE
+    assert event.dispatch_state == CallbackEvent.Dispatch.SENT
     dismissal = DismissedGroup.objects.get()
     assert (dismissal.group_id, dismissal.event_id, dismissal.member_count) == (
         payload["groupID"],
@@ -198,7 +200,7 @@ def test_a_statement_failing_at_its_members_stores_only_the_failed_delivery(
 
     response = post(payload)
 
-    assert response.status_code == 200  # acknowledged: the delivery is kept for replay
+    assert response.status_code == 500  # recorded for replay, and visibly failed
     event = CallbackEvent.objects.get()
     assert event.status == Status.FAILED
     assert "test_no_boom" in event.error
@@ -240,7 +242,9 @@ def test_the_servers_repeat_is_recorded_as_a_duplicate_by_one_statement(post, re
         repeat = post({**payload, "membersID": None})
 
     assert repeat.status_code == 200
-    assert len(queries) == 1, [q["sql"][:80] for q in queries]
+    stores, clears = [q["sql"] for q in queries]
+    assert stores.startswith("WITH new_event_id")
+    assert clears.startswith("UPDATE")
     dismissal = DismissedGroup.objects.get()
     event = CallbackEvent.objects.exclude(pk=dismissal.event_id).get()
     assert event.status == Status.DUPLICATE
@@ -253,7 +257,7 @@ def test_the_servers_repeat_is_recorded_as_a_duplicate_by_one_statement(post, re
 
 def test_a_repeat_that_waited_for_the_first_copy_is_recorded_as_a_duplicate():
     """The repeat's statement blocks on the first copy's uncommitted row, which it then
-    cannot see: it runs once more rather than fall back to a transaction or fail."""
+    cannot see: it stores nothing, and route 2 records the duplicate under a lock."""
     payload = DismissPayloadFactory()
     first_inserted, commit_first = threading.Event(), threading.Event()
     answers, statements = [], []
@@ -309,6 +313,5 @@ def test_a_repeat_that_waited_for_the_first_copy_is_recorded_as_a_duplicate():
         event.error
         == f"Group {payload['groupID']!r} is already stored as dismissal #{dismissal.pk}."
     )
-    # The same statement twice; no transaction of its own.
-    first_try, second_try = statements
-    assert first_try == second_try
+    assert statements[0].startswith("WITH new_event_id")
+    assert any("FOR UPDATE" in statement for statement in statements[1:])

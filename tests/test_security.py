@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from django_imcallback.models import CallbackEvent, DismissedGroup
-from django_imcallback.security import client_ip, parse_ip
+from django_imcallback.permissions import client_ip, parse_ip
 
 from .factories import DISMISS, DismissPayloadFactory
 

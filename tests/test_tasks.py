@@ -10,9 +10,9 @@ from types import SimpleNamespace
 import pytest
 from django.db import connection
 
-from django_imcallback.dispatch import announce_queued
 from django_imcallback.models import CallbackEvent, DismissedGroup
 from django_imcallback.replay import replay_events
+from django_imcallback.tasks import send_queued
 
 from .conftest import SUCCESS, go_json, requires_postgres
 from .factories import DismissPayloadFactory
@@ -46,7 +46,7 @@ def test_a_task_that_runs_again_does_not_announce_again(post, dismissed_signals)
     post(DismissPayloadFactory())
     event = CallbackEvent.objects.get()
 
-    outcome = announce_queued(event.pk)
+    outcome = send_queued(event.pk)
 
     assert outcome.startswith("skipped")
     assert len(dismissed_signals) == 1
@@ -84,10 +84,10 @@ def test_a_failing_task_marks_the_event_failed_and_replay_requeues(
     assert [call["dismissal"].group_id for call in dismissed_signals] == ["g1"]
 
 
-def test_inline_mode_leaves_the_dispatch_state_empty(post):
+def test_inline_mode_marks_the_announcement_sent(post):
     post(DismissPayloadFactory())
 
-    assert CallbackEvent.objects.get().dispatch_state == Dispatch.INLINE
+    assert CallbackEvent.objects.get().dispatch_state == Dispatch.SENT
 
 
 def test_a_lost_enqueue_is_logged_and_replayable(post, settings, monkeypatch, caplog):

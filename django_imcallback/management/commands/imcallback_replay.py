@@ -1,18 +1,21 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from django_imcallback.models import CallbackEvent
-from django_imcallback.replay import REPLAYABLE, replay_events
+from django_imcallback.replay import REPLAYABLE, STALE_AFTER, claimable, replay_events
 
 
 class Command(BaseCommand):
     help = (
-        "Replay recorded OpenIM callback events through the pipeline again: by id, or by "
-        "status (default: failed) and command. Idempotent: a dismissal is stored and "
-        "announced once however often it is replayed."
+        "Replay recorded OpenIM callback events through the pipeline again: by id, by "
+        "status and command, or, with no arguments, everything that needs it: failed, "
+        "invalid and unhandled events, events cut off while stored, and announcements "
+        "still owed, once older than --stale-after. Idempotent: a dismissal is stored "
+        "once and announced by the event that stored it."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -21,7 +24,7 @@ class Command(BaseCommand):
             "--status",
             action="append",
             choices=CallbackEvent.Status.values,
-            help="Replay events with this status (repeatable). Default without ids: failed.",
+            help="Only events with this status (repeatable).",
         )
         parser.add_argument(
             "--command", dest="callback_command", help="Only this callback command."
@@ -35,6 +38,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--dry-run", action="store_true", help="Only say what would be replayed."
         )
+        parser.add_argument(
+            "--stale-after",
+            type=float,
+            default=STALE_AFTER.total_seconds(),
+            metavar="SECONDS",
+            help="How long an event must have been left, still received or owing its "
+            f"announcement, before it is taken (default {STALE_AFTER.total_seconds():.0f}).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         events = CallbackEvent.objects.all()
@@ -43,14 +54,24 @@ class Command(BaseCommand):
             missing = set(options["ids"]) - set(events.values_list("pk", flat=True))
             if missing:
                 raise CommandError(f"No such event(s): {', '.join(map(str, sorted(missing)))}.")
-        if options["status"] or not options["ids"]:
-            events = events.filter(status__in=options["status"] or [CallbackEvent.Status.FAILED])
+        if options["limit"] is not None and options["limit"] < 1:
+            raise CommandError("--limit must be at least 1.")
+        if options["stale_after"] < 0:
+            raise CommandError("--stale-after must be >= 0.")
+        stale_after = timedelta(seconds=options["stale_after"])
+        if not options["ids"]:
+            events = events.filter(claimable(options["force"], stale_after))
+        if options["status"]:
+            events = events.filter(status__in=options["status"])
         if options["callback_command"]:
             events = events.filter(command__iexact=options["callback_command"])
-        events = events.order_by("pk")
-        if options["limit"]:
-            events = events[: options["limit"]]
-        report = replay_events(events, force=options["force"], dry_run=options["dry_run"])
+        pks = list(events.order_by("pk").values_list("pk", flat=True)[: options["limit"]])
+        report = replay_events(
+            CallbackEvent.objects.filter(pk__in=pks).order_by("pk"),
+            force=options["force"],
+            dry_run=options["dry_run"],
+            stale_after=stale_after,
+        )
         self.stdout.write(report.summary())
         if report.skipped and options["verbosity"] > 1:
             statuses = ", ".join(REPLAYABLE)

@@ -1,0 +1,52 @@
+"""Sending a stored event's signals, and recording that they were sent.
+
+An event whose announcement is owed carries the marker ``pending`` (sent in the request)
+or ``queued`` (sent by a task worker), written with the outcome it announces. ``send``
+runs after commit, sends the handler's signal and ``callback_received`` through
+``send_robust``, then clears the marker to ``sent``, without waiting for the disk: losing
+that write only makes ``imcallback_replay`` announce the event again. A raising receiver
+marks the event ``failed`` with the traceback instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Any
+
+from django.utils import timezone
+
+from . import sql
+from .handlers import Handler, Outcome
+from .models import CallbackEvent
+from .signals import callback_received
+
+logger = logging.getLogger("django_imcallback")
+
+Status = CallbackEvent.Status
+Dispatch = CallbackEvent.Dispatch
+
+
+def send(
+    event: CallbackEvent, handler: Handler | None, outcome: Outcome, payload: dict[str, Any]
+) -> bool:
+    """Send the signals of a committed event and record how that went; True if all went well."""
+    responses = handler.send(event, outcome) if handler is not None else []
+    responses += callback_received.send_robust(
+        sender=CallbackEvent, event=event, command=event.command, payload=payload
+    )
+    errors = [response for _, response in responses if isinstance(response, BaseException)]
+    if not errors:
+        event.dispatch_state = Dispatch.SENT
+        sql.update_event(event, wait=False)
+        return True
+    for error in errors:
+        logger.error("A receiver of event %s raised.", event.pk, exc_info=error)
+    event.status, event.dispatch_state, event.processed_at = (
+        Status.FAILED,
+        Dispatch.FAILED,
+        timezone.now(),
+    )
+    event.error = "\n".join("".join(traceback.format_exception(error)) for error in errors)
+    sql.update_event(event)
+    return False

@@ -1,0 +1,17 @@
+"""Command handlers, found through ``registry``. The built-in ones register on import."""
+
+from .base import BadPayload, Handler, HandlerRegistry, Outcome, parse_payload, register, registry
+from .dismissals import DismissGroupHandler
+
+register(DismissGroupHandler())
+
+__all__ = [
+    "BadPayload",
+    "DismissGroupHandler",
+    "Handler",
+    "HandlerRegistry",
+    "Outcome",
+    "parse_payload",
+    "register",
+    "registry",
+]

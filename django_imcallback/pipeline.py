@@ -1,0 +1,153 @@
+"""One path for every delivery, live or replayed:
+
+parse -> find the handler -> validate -> store (``storage``) -> announce after commit.
+
+Every way out writes the event with its status, so the event log always says how far a
+delivery got, and ends in a ``Result`` whose ``answer`` the view turns into OpenIM's
+JSON through one table. Attempts are counted where they start: 1 when a delivery
+arrives, +1 when a replay claims the event.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from django.db import transaction
+
+from . import announcing, sql, storage
+from .conf import imcallback_settings
+from .handlers import BadPayload, Handler, Outcome, parse_payload, registry
+from .models import COMMAND_MAX_LENGTH, CallbackEvent, storable
+
+logger = logging.getLogger("django_imcallback")
+
+Status = CallbackEvent.Status
+Dispatch = CallbackEvent.Dispatch
+
+
+class Answer(enum.Enum):
+    """What the caller is told; the view's ``ANSWERS`` table maps each to a response."""
+
+    STORED = "stored"  # processed, duplicate or unhandled (a failed receiver included)
+    INVALID = "invalid"  # refused before storing: bad JSON, type, validation
+    TOO_LARGE = "too large"
+    FAILED = "failed"  # recorded, but storing what it says raised
+    LOST = "lost"  # the database could not take the delivery: logged whole
+    INTERRUPTED = "interrupted"  # recorded, then the database went away
+
+
+@dataclass
+class Result:
+    answer: Answer
+    message: str = ""
+    detail: Any = field(default="")
+    #: The body's groupID, for the log line (every group callback has one).
+    group_id: str = ""
+
+
+def reject(event: CallbackEvent, answer: Answer, message: str, detail: str) -> Result:
+    """Record a new delivery refused before parsing (too large, wrong content type)."""
+    event.attempts = 1
+    storage.record(event, Status.INVALID, f"{message} ({detail})")
+    return Result(answer, message, detail)
+
+
+def receive(event: CallbackEvent) -> Result:
+    """Record and process a new delivery."""
+    event.attempts = 1
+    return process(event)
+
+
+def process(event: CallbackEvent) -> Result:
+    """Validate, store and announce an event, new or recorded. Safe to repeat (replay).
+
+    Whatever raises on the way is recorded on the event (``failed``, with the traceback),
+    so one failure policy serves every command. ``DatabaseError`` escapes only when the
+    database cannot take even that.
+    """
+    try:
+        payload = parse_payload(bytes(event.body))
+    except BadPayload as exc:
+        storage.record(event, Status.INVALID, f"{exc.message} {exc.detail}".strip())
+        return Result(Answer.INVALID, exc.message, exc.detail)
+    try:
+        result = _process(event, payload)
+    except Exception as exc:
+        command = logsafe(event.command)
+        logger.error("Processing event %s (%s) failed.", event.pk, command, exc_info=exc)
+        storage.fail(event, exc)
+        result = Result(Answer.FAILED, "Storing the callback failed.")
+    if isinstance(group_id := payload.get("groupID"), str):
+        result.group_id = group_id
+    return result
+
+
+def _process(event: CallbackEvent, payload: dict[str, Any]) -> Result:
+    if not event.command and isinstance(payload.get("callbackCommand"), str):
+        # Old servers post to the bare URL and name the command only in the body.
+        event.command = storable(payload["callbackCommand"], COMMAND_MAX_LENGTH)
+    if not event.command:
+        message = "No callback command: neither the URL nor callbackCommand names one."
+        storage.record(event, Status.INVALID, message)
+        return Result(Answer.INVALID, message, {"callbackCommand": ["This field is required."]})
+    handler = registry.get(event.command)
+    data, detail = handler.validate(payload) if handler else ({}, None)
+    if data is None:
+        message = f"The {event.command} body is invalid: " + ", ".join(detail or ()) + "."
+        storage.record(event, Status.INVALID, json.dumps(detail, ensure_ascii=False))
+        return Result(Answer.INVALID, message, detail)
+    task_mode = imcallback_settings.dispatch == "task"
+    event.dispatch_state = Dispatch.QUEUED if task_mode else Dispatch.PENDING
+    if handler is None:
+        logger.info("No handler for %s; acknowledged.", logsafe(event.command))
+        storage.record(event, Status.UNHANDLED)
+        outcome = Outcome(Status.UNHANDLED)
+    else:
+        limit = imcallback_settings.record_first_bytes
+        outcome = storage.store(event, handler, data, record_first_bytes=limit)
+    announce = partial(_announce, event, handler, outcome, payload, task_mode)
+    transaction.on_commit(announce, using=sql.db_of(event), robust=True)
+    return Result(Answer.STORED)
+
+
+def _announce(
+    event: CallbackEvent,
+    handler: Handler | None,
+    outcome: Outcome,
+    payload: dict[str, Any],
+    task_mode: bool,
+) -> None:
+    if not task_mode:
+        announcing.send(event, handler, outcome, payload)
+        return
+    from .tasks import announce_event  # Only in task mode: it needs the Tasks framework.
+
+    try:
+        announce_event.enqueue(event.pk)
+    except Exception:
+        # The event stays "queued"; imcallback_replay re-enqueues it once it is stale.
+        logger.exception("Could not enqueue the announcement of event %s.", event.pk)
+
+
+_UNSAFE = str.maketrans(
+    {
+        **{c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]},
+        ord("\\"): "\\\\",
+        0x2028: "\\u2028",
+        0x2029: "\\u2029",
+    }
+)
+
+
+def logsafe(value: object) -> str:
+    """``value`` as text fit for one log line: control characters, line separators, lone
+    surrogates and backslashes escaped, so nothing a caller sends can forge a line."""
+    text = str(value).translate(_UNSAFE)
+    if not text.isascii():
+        text = "".join(f"\\u{ord(c):04x}" if "\ud800" <= c <= "\udfff" else c for c in text)
+    return text
