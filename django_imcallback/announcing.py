@@ -1,11 +1,13 @@
 """Sending a stored event's signals, and recording that they were sent.
 
 An event whose announcement is owed carries the marker ``pending`` (sent in the request)
-or ``queued`` (sent by a task worker), written with the outcome it announces. ``send``
-runs after commit, sends the handler's signal and ``callback_received`` through
-``send_robust``, then clears the marker to ``sent``, without waiting for the disk: losing
-that write only makes ``imcallback_replay`` announce the event again. A raising receiver
-marks the event ``failed`` with the traceback instead.
+or ``queued`` (sent by a task worker), written with the outcome it announces. Inline, it
+is owed only when a receiver is connected to the handler's signal or to
+``callback_received``: with none, there is nothing to send and nothing to mark. ``send``
+runs after commit, sends both signals through ``send_robust``, then clears the marker to
+``sent`` without waiting for the disk: losing that write only makes ``imcallback_replay``
+announce the event again. A raising receiver marks the event ``failed`` with the
+traceback instead.
 """
 
 from __future__ import annotations
@@ -27,6 +29,13 @@ Status = CallbackEvent.Status
 Dispatch = CallbackEvent.Dispatch
 
 
+def owed(handler: Handler | None) -> bool:
+    """Whether a delivery for ``handler`` has anyone to announce it to."""
+    return callback_received.has_listeners(CallbackEvent) or (
+        handler is not None and handler.has_receivers()
+    )
+
+
 def send(
     event: CallbackEvent, handler: Handler | None, outcome: Outcome, payload: dict[str, Any]
 ) -> bool:
@@ -38,7 +47,7 @@ def send(
     errors = [response for _, response in responses if isinstance(response, BaseException)]
     if not errors:
         event.dispatch_state = Dispatch.SENT
-        sql.update_event(event, wait=False)
+        sql.clear_marker(event)
         return True
     for error in errors:
         logger.error("A receiver of event %s raised.", event.pk, exc_info=error)

@@ -92,12 +92,13 @@ def basic_auth_matches(header: str, credentials: Iterable[tuple[str, str]]) -> b
     return matched
 
 
-def caller_address(request: HttpRequest) -> IPAddress | None:
+def caller_address(request: Any) -> IPAddress | None:
     """The client address of ``request`` (behind ``TRUSTED_PROXIES``), computed once."""
+    request = getattr(request, "_request", request)  # the HttpRequest behind DRF's Request
     if not hasattr(request, "imcallback_address"):
-        address = client_ip(request, imcallback_settings.trusted_proxies)
-        request.imcallback_address = address  # type: ignore[attr-defined]
-    return request.imcallback_address  # type: ignore[attr-defined,no-any-return]
+        request.imcallback_address = client_ip(request, imcallback_settings.trusted_proxies)
+    address: IPAddress | None = request.imcallback_address
+    return address
 
 
 class CallerRefused(exceptions.APIException):

@@ -14,7 +14,6 @@ import enum
 import json
 import logging
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -102,7 +101,11 @@ def _process(event: CallbackEvent, payload: dict[str, Any]) -> Result:
         storage.record(event, Status.INVALID, json.dumps(detail, ensure_ascii=False))
         return Result(Answer.INVALID, message, detail)
     task_mode = imcallback_settings.dispatch == "task"
-    event.dispatch_state = Dispatch.QUEUED if task_mode else Dispatch.PENDING
+    # Inline, the receivers are this process's: with none connected, nothing is owed. A
+    # task worker may connect others, so in task mode the announcement is always queued.
+    owed = task_mode or announcing.owed(handler)
+    marker = Dispatch.QUEUED if task_mode else Dispatch.PENDING
+    event.dispatch_state = marker if owed else Dispatch.NONE
     if handler is None:
         logger.info("No handler for %s; acknowledged.", logsafe(event.command))
         storage.record(event, Status.UNHANDLED)
@@ -110,8 +113,12 @@ def _process(event: CallbackEvent, payload: dict[str, Any]) -> Result:
     else:
         limit = imcallback_settings.record_first_bytes
         outcome = storage.store(event, handler, data, record_first_bytes=limit)
-    announce = partial(_announce, event, handler, outcome, payload, task_mode)
-    transaction.on_commit(announce, using=sql.db_of(event), robust=True)
+    if owed:
+
+        def announce() -> None:  # A function: on_commit logs its __qualname__ on errors.
+            _announce(event, handler, outcome, payload, task_mode)
+
+        transaction.on_commit(announce, using=sql.db_of(event), robust=True)
     return Result(Answer.STORED)
 
 

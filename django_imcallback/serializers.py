@@ -85,6 +85,7 @@ class MemberIDsField(serializers.Field):  # type: ignore[type-arg]
         "blank": "Item {index} is an empty user ID.",
         "too_long": "Item {index} is longer than {max_length} characters.",
         "null_character": "Item {index} contains a NUL character.",
+        "surrogate": "Item {index} contains a lone surrogate, which is not valid Unicode text.",
     }
 
     def __init__(self, **kwargs: Any) -> None:
@@ -104,7 +105,13 @@ class MemberIDsField(serializers.Field):  # type: ignore[type-arg]
             index, item = next((i, x) for i, x in enumerate(data) if type(x) is not str)
             self.fail("not_a_string", index=index, value=_short_repr(item))
         seen = dict.fromkeys(data)
-        if seen and ("" in seen or max(map(len, seen)) > ID_MAX_LENGTH or "\x00" in "".join(seen)):
+        joined = "".join(seen)
+        if seen and (
+            "" in seen
+            or max(map(len, seen)) > ID_MAX_LENGTH
+            or "\x00" in joined
+            or not (joined.isascii() or _encodable(joined))
+        ):
             self._fail_on_first_bad_item(data)
         return list(seen)
 
@@ -116,6 +123,8 @@ class MemberIDsField(serializers.Field):  # type: ignore[type-arg]
                 self.fail("too_long", index=index, max_length=ID_MAX_LENGTH)
             if "\x00" in item:
                 self.fail("null_character", index=index)
+            if not _encodable(item):
+                self.fail("surrogate", index=index)
 
     def to_representation(self, value: Any) -> Any:
         return list(value)
@@ -173,6 +182,15 @@ class DismissGroupSerializer(serializers.Serializer[Any]):
 
     def validate_ownerID(self, value: str | None) -> str:
         return value or ""
+
+
+def _encodable(text: str) -> bool:
+    """Whether ``text`` is valid Unicode text (no lone surrogates), as UTF-8 needs."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _short_repr(value: Any, limit: int = 60) -> str:

@@ -6,7 +6,8 @@
   PostgreSQL, batched ``executemany`` elsewhere; no model instance per row.
 - ``store_in_one_statement``: route 1 of ``storage``, a new event and a row unique on a key,
   with its children, in one autocommitted PostgreSQL statement.
-- ``update_event``: an event's outcome, optionally without waiting for the disk.
+- ``update_event``: an event's outcome; ``clear_marker``: its announcement state, without
+  waiting for the disk.
 
 Statements are built once per model and database (building one through the ORM costs more
 CPU than the rest of a small callback); values go through each field's ``get_db_prep_save``,
@@ -159,66 +160,101 @@ def store_in_one_statement(
 ) -> str | None:
     """Route 1: store the new ``event`` and ``row`` (unique on ``key``) in one statement.
 
-    ``row`` refers to the event through an id drawn first (its foreign key to the event is
-    checked at the end of the statement); ``children`` is ``(model, fk, value field,
-    values)``, rows inserted under ``row`` when it is new. Sent outside a transaction, the
-    statement is the transaction: all of it is stored, or nothing. Returns:
+    ``children`` is ``(model, fk, value field, values)``: rows inserted under ``row``
+    when it is new. ``row``'s foreign key to the event takes an id drawn from the event's
+    sequence (checked at the end of the statement). Sent outside a transaction, the
+    statement is the transaction: all of it is stored, or nothing. Two shapes, because the
+    server sends each delivery with its children first and then again without them:
 
-    - ``"processed"``: the event and the new row (with its children) are stored;
-    - ``"duplicate"``: ``row``'s key was stored and this delivery brings no children: the
+    - with children: ``"processed"`` (the event, the row and the children are stored), or
+      ``None`` when ``key`` is stored already (nothing is written: this copy may complete
+      an empty snapshot, or repeat a full one; route 2 decides under a lock);
+    - without children: ``"processed"``, or ``"duplicate"`` when ``key`` is stored: the
       event is stored as a duplicate, its error ``note[0] + stored id + note[1]``, without
-      waiting for the disk (losing that record would lose no data);
-    - ``None``: nothing is stored: the key is stored and this delivery has children (it may
-      complete an empty snapshot), or the stored row was committed while the statement
-      ran, too late for it to see. Route 2 sorts those out under a lock.
+      waiting for the disk (losing that record would lose no data). ``None`` when the
+      stored row was committed while the statement ran, too late for it to see.
     """
     using = db_of(event)
     model, (child, fk, value, values) = type(row), children
-    new_id = "(SELECT id FROM new_event_id)"
-    row_sql, row_fields = _insert(model, using, ((event_field(model), new_id),))
-    event_sql, event_fields = _insert(
-        CallbackEvent,
-        using,
-        (("id", new_id), ("status", "outcome.status"), ("error", "outcome.note")),
-    )
-    pk, key_column = column(model, using), column(model, using, key)
-    sql = (
-        "WITH new_event_id AS MATERIALIZED"
-        " (SELECT nextval(pg_get_serial_sequence(%s, %s)) AS id),"
-        f" new_row AS ({row_sql} ON CONFLICT ({key_column}) DO NOTHING RETURNING {pk}),"
-        f" new_children AS ({_children_sql(child, fk, value, 'new_row.' + pk, using)}"
-        " FROM new_row),"
-        f" stored AS (SELECT {pk} AS id FROM {table(model, using)} WHERE {key_column} = %s"
-        " AND cardinality(%s::text[]) = 0 AND NOT EXISTS (SELECT 1 FROM new_row)),"
-        " outcome AS MATERIALIZED (SELECT CASE"
-        " WHEN EXISTS (SELECT 1 FROM new_row) THEN 'processed'"
-        " WHEN EXISTS (SELECT 1 FROM stored) THEN 'duplicate' END AS status,"
-        " coalesce(%s || (SELECT id FROM stored) || %s, '') AS note),"
-        f" new_event AS ({event_sql} FROM outcome WHERE outcome.status IS NOT NULL)"
-        f" SELECT status, note, {new_id}, (SELECT {pk} FROM new_row),"
-        f" CASE status WHEN 'duplicate' THEN {NO_WAIT} END FROM outcome"
-    )
-    params = [
-        CallbackEvent._meta.db_table,
-        CallbackEvent._meta.pk.column,
-        *_params(row, row_fields, using),
-        list(values),
-        getattr(row, key),
-        list(values),
-        *duplicate_note,
-        *_params(event, event_fields, using),
-    ]
+    sql = _one_statement(model, key, child, fk, value, using, bool(values))
+    params: list[Any] = [*_params(row, _insert(model, using, _event_id(model, using))[1], using)]
+    params += [list(values)] if values else [*duplicate_note, getattr(row, key)]
+    params += _params(event, _event_insert(using, bool(values))[1], using)
     with connections[using].cursor() as cursor:
         cursor.execute(sql, params)
-        status, note, event_id, row_pk, _ = cursor.fetchone()
+        status, note, event_id, row_pk = (cursor.fetchone() or (None,) * 4)[:4]
     if status is None:
         return None
     _set_pk(event, event_id, using)
-    event.status, event.error = status, note
+    event.status, event.error = str(status), str(note)
     if status == CallbackEvent.Status.PROCESSED:
         setattr(row, event_field(model) + "_id", event_id)
         _set_pk(row, row_pk, using)
     return str(status)
+
+
+@cache
+def _event_id(model: type[models.Model], using: str) -> tuple[tuple[str, str], ...]:
+    """``model``'s foreign key to its event, drawn from the events' sequence."""
+    return ((event_field(model), f"nextval({_event_sequence(using)}::regclass)"),)
+
+
+@cache
+def _event_sequence(using: str) -> str:
+    """The events' id sequence as a SQL literal, asked of PostgreSQL once."""
+    with connections[using].cursor() as cursor:
+        event_table, event_pk = CallbackEvent._meta.db_table, CallbackEvent._meta.pk.column
+        cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [event_table, event_pk])
+        (name,) = cursor.fetchone()
+    return "'" + str(name).replace("'", "''") + "'"
+
+
+@cache
+def _event_insert(using: str, processed: bool) -> tuple[str, tuple[models.Field[Any, Any], ...]]:
+    source = "new_row" if processed else "outcome"
+    status = "'processed'" if processed else f"{source}.status"
+    error = "''" if processed else f"{source}.note"
+    return _insert(
+        CallbackEvent, using, (("id", f"{source}.event_id"), ("status", status), ("error", error))
+    )
+
+
+@cache
+def _one_statement(
+    model: type[models.Model],
+    key: str,
+    child: type[models.Model],
+    fk: str,
+    value: str,
+    using: str,
+    with_children: bool,
+) -> str:
+    pk, key_column = column(model, using), column(model, using, key)
+    event_id = column(model, using, event_field(model))
+    row_sql = _insert(model, using, _event_id(model, using))[0]
+    new_row = (
+        f"new_row AS ({row_sql} ON CONFLICT ({key_column}) DO NOTHING"
+        f" RETURNING {pk} AS id, {event_id} AS event_id)"
+    )
+    if with_children:
+        children = _children_sql(child, fk, value, "new_row.id", using) + " FROM new_row"
+        event_sql = _event_insert(using, True)[0]
+        return (
+            f"WITH {new_row}, new_children AS ({children}),"
+            f" new_event AS ({event_sql} FROM new_row)"
+            " SELECT 'processed', '', event_id, id FROM new_row"
+        )
+    stored = f"SELECT {pk} FROM {table(model, using)} WHERE {key_column} = %s"
+    event_sql = _event_insert(using, False)[0]
+    return (
+        f"WITH {new_row}, outcome AS MATERIALIZED (SELECT 'processed' AS status, '' AS note,"
+        " event_id, id FROM new_row UNION ALL SELECT 'duplicate', %s || stored.id || %s,"
+        f" nextval({_event_sequence(using)}::regclass), stored.id FROM ({stored}) stored"
+        " WHERE NOT EXISTS (SELECT 1 FROM new_row)),"
+        f" new_event AS ({event_sql} FROM outcome)"
+        f" SELECT status, note, event_id, id, CASE status WHEN 'duplicate' THEN {NO_WAIT} END"
+        " FROM outcome"
+    )
 
 
 @cache
@@ -241,18 +277,27 @@ def _update_event(using: str) -> tuple[str, tuple[models.Field[Any, Any], ...]]:
     return sql, fields
 
 
-def update_event(event: CallbackEvent, *, wait: bool = True) -> None:
-    """UPDATE a stored event's outcome: status, error, command, attempts, times, dispatch.
-
-    ``wait=False`` on PostgreSQL outside a transaction: commit without waiting for the
-    disk, for a write whose loss loses no delivery (a cleared announcement marker: at
-    worst the announcement is repeated).
-    """
+def update_event(event: CallbackEvent) -> None:
+    """UPDATE a stored event's outcome: status, error, command, attempts, times, dispatch."""
     using = db_of(event)
     connection = connections[using]
     sql, fields = _update_event(using)
     params = [f.get_db_prep_save(getattr(event, f.attname), connection) for f in fields]
-    if not wait and connection.vendor == "postgresql" and autocommits(using):
-        sql += f" RETURNING {NO_WAIT}"
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, event.pk])
+
+
+def clear_marker(event: CallbackEvent) -> None:
+    """UPDATE a stored event's announcement state to ``event.dispatch_state`` (sent).
+
+    On PostgreSQL, outside a transaction, it commits without waiting for the disk: losing
+    this write loses no delivery, it only makes a replay announce the event again.
+    """
+    using = db_of(event)
+    connection = connections[using]
+    state, pk = column(CallbackEvent, using, "dispatch_state"), column(CallbackEvent, using)
+    sql = f"UPDATE {table(CallbackEvent, using)} SET {state} = %s WHERE {pk} = %s"
+    if connection.vendor == "postgresql" and autocommits(using):
+        sql += f" RETURNING {NO_WAIT}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [event.dispatch_state, event.pk])

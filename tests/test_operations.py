@@ -330,13 +330,14 @@ def test_a_crash_and_then_a_database_outage_answers_503_and_logs_the_delivery(
     assert lost_delivery(record)["body"] == go_json(payload).decode()
 
 
+@pytest.mark.usefixtures("received_signals")
 def test_a_failing_storing_transaction_still_leaves_the_delivery_recorded(post, monkeypatch):
     """A command without a handler fails as a handled one does: recorded, answered 500."""
 
     def broken(*args, **kwargs):
         raise RuntimeError("scheduling failed")
 
-    monkeypatch.setattr(pipeline, "partial", broken)
+    monkeypatch.setattr(pipeline.announcing, "owed", broken)
 
     response = post({"groupID": "g", "userID": "u"}, command="callbackAfterQuitGroupCommand")
 

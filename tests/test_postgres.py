@@ -165,7 +165,7 @@ def test_an_ordinary_dismissal_is_stored_by_one_statement(post, dismissed_signal
     assert response.status_code == 200
     # The statement that stores everything, and the one that clears the announcement marker.
     stores, clears = [q["sql"] for q in queries]
-    assert stores.startswith("WITH new_event_id")
+    assert stores.startswith("WITH new_row")
     assert clears.startswith("UPDATE")
     event = CallbackEvent.objects.get()
     assert (event.status, event.attempts, event.body) == (Status.PROCESSED, 1, go_json(payload))
@@ -243,7 +243,7 @@ def test_the_servers_repeat_is_recorded_as_a_duplicate_by_one_statement(post, re
 
     assert repeat.status_code == 200
     stores, clears = [q["sql"] for q in queries]
-    assert stores.startswith("WITH new_event_id")
+    assert stores.startswith("WITH new_row")
     assert clears.startswith("UPDATE")
     dismissal = DismissedGroup.objects.get()
     event = CallbackEvent.objects.exclude(pk=dismissal.event_id).get()
@@ -313,5 +313,5 @@ def test_a_repeat_that_waited_for_the_first_copy_is_recorded_as_a_duplicate():
         event.error
         == f"Group {payload['groupID']!r} is already stored as dismissal #{dismissal.pk}."
     )
-    assert statements[0].startswith("WITH new_event_id")
+    assert statements[0].startswith("WITH new_row")
     assert any("FOR UPDATE" in statement for statement in statements[1:])

@@ -84,12 +84,14 @@ def test_a_failing_task_marks_the_event_failed_and_replay_requeues(
     assert [call["dismissal"].group_id for call in dismissed_signals] == ["g1"]
 
 
+@pytest.mark.usefixtures("dismissed_signals")
 def test_inline_mode_marks_the_announcement_sent(post):
     post(DismissPayloadFactory())
 
     assert CallbackEvent.objects.get().dispatch_state == Dispatch.SENT
 
 
+@pytest.mark.usefixtures("dismissed_signals")
 def test_a_lost_enqueue_is_logged_and_replayable(post, settings, monkeypatch, caplog):
     settings.IMCALLBACK = {"DISPATCH": "task"}
     from django_imcallback import tasks

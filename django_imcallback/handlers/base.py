@@ -67,8 +67,13 @@ class Handler:
     def send(self, event: CallbackEvent, outcome: Outcome) -> list[tuple[Any, Any]]:
         if self.signal is None or outcome.announce is None:
             return []
-        sender = self.sender if self.sender is not None else type(self)
-        return self.signal.send_robust(sender=sender, event=event, **outcome.announce)
+        return self.signal.send_robust(sender=self._sender(), event=event, **outcome.announce)
+
+    def has_receivers(self) -> bool:
+        return self.signal is not None and self.signal.has_listeners(self._sender())
+
+    def _sender(self) -> Any:
+        return self.sender if self.sender is not None else type(self)
 
     def validate(self, payload: dict[str, Any]) -> tuple[dict[str, Any] | None, Any]:
         """``(validated_data, None)`` or ``(None, errors)``, as ``is_valid()`` would give.

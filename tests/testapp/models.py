@@ -10,3 +10,19 @@ class Announcement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.group_id} (event {self.event_id}, pid {self.pid})"
+
+
+class GroupQuit(models.Model):
+    """A user who left a group (the contract test's second handler)."""
+
+    group_id = models.CharField(max_length=255)
+    user_id = models.CharField(max_length=255)
+    event = models.ForeignKey(
+        "django_imcallback.CallbackEvent", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["group_id", "user_id"], name="one_quit")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} left {self.group_id}"

@@ -1,0 +1,135 @@
+"""The contract every handler meets, written once (as django-anymail's webhook_cases.py).
+
+Subclass ``HandlerContract`` in a ``Test*`` class, say how to build a body and how to
+count what it stored, and the handler gets every test below, in inline and task mode, on
+whichever database the suite runs on.
+"""
+
+from typing import Any, ClassVar
+
+import pytest
+from django.core.management import call_command
+from django.dispatch import Signal
+
+from django_imcallback import pipeline
+from django_imcallback.models import CallbackEvent
+from django_imcallback.replay import replay_events
+
+from .conftest import SUCCESS
+
+Status = CallbackEvent.Status
+Dispatch = CallbackEvent.Dispatch
+
+
+class HandlerContract:
+    command: ClassVar[str]
+    signal: ClassVar[Signal]
+
+    def body(self, key: str) -> dict[str, Any]:
+        """A valid body as the server sends it; ``key`` tells deliveries apart."""
+        raise NotImplementedError
+
+    def repeat(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The server's repeat of ``body`` (the dismissal's comes without members)."""
+        return body
+
+    def stored(self, key: str) -> int:
+        """How many rows the handler stored for ``key``."""
+        raise NotImplementedError
+
+    @pytest.fixture(params=["inline", "task"])
+    def mode(self, request, settings):
+        settings.IMCALLBACK = {"DISPATCH": request.param}
+        return request.param
+
+    @pytest.fixture
+    def announced(self):
+        calls = []
+
+        def receiver(sender, **kwargs):
+            calls.append({"sender": sender, **kwargs})
+
+        self.signal.connect(receiver, weak=False)
+        yield calls
+        self.signal.disconnect(receiver)
+
+    @pytest.fixture
+    def raising_receiver(self):
+        def receiver(sender, **kwargs):
+            raise RuntimeError("receiver exploded")
+
+        self.signal.connect(receiver, weak=False)
+        yield receiver
+        self.signal.disconnect(receiver)
+
+    @pytest.mark.usefixtures("mode")
+    def test_a_delivery_is_stored_answered_and_announced_once(self, post, announced):
+        response = post(self.body("a"), self.command)
+
+        assert response.json() == SUCCESS
+        event = CallbackEvent.objects.get()
+        assert (event.status, event.dispatch_state, event.attempts) == (
+            Status.PROCESSED,
+            Dispatch.SENT,
+            1,
+        )
+        assert self.stored("a") == 1
+        assert [call["event"].pk for call in announced] == [event.pk]
+
+    @pytest.mark.usefixtures("mode")
+    def test_a_repeat_is_a_duplicate_stored_and_announced_once(self, post, announced):
+        body = self.body("a")
+        for copy in (body, self.repeat(body), body):
+            assert post(copy, self.command).json() == SUCCESS
+
+        statuses = list(CallbackEvent.objects.order_by("pk").values_list("status", flat=True))
+        assert statuses == [Status.PROCESSED, Status.DUPLICATE, Status.DUPLICATE]
+        assert self.stored("a") == 1
+        assert len(announced) == 1
+
+    @pytest.mark.usefixtures("mode")
+    def test_a_raising_receiver_fails_the_event_and_a_replay_announces_again(
+        self, post, announced, raising_receiver
+    ):
+        assert post(self.body("a"), self.command).json() == SUCCESS  # stored: acknowledged
+        event = CallbackEvent.objects.get()
+        assert (event.status, event.dispatch_state) == (Status.FAILED, Dispatch.FAILED)
+        assert "receiver exploded" in event.error
+        self.signal.disconnect(raising_receiver)  # the host fixed its receiver
+
+        replay_events([event])
+
+        event.refresh_from_db()
+        assert (event.status, event.dispatch_state, event.attempts) == (
+            Status.PROCESSED,
+            Dispatch.SENT,
+            2,
+        )
+        assert self.stored("a") == 1
+        assert [call["event"].pk for call in announced] == [event.pk, event.pk]
+
+    @pytest.mark.usefixtures("mode")
+    def test_an_announcement_cut_off_is_owed_and_sent_by_replay(self, post, announced, monkeypatch):
+        """A worker killed between the commit and the signals: the event says so."""
+        monkeypatch.setattr(pipeline, "_announce", lambda *args: None)
+        assert post(self.body("a"), self.command).json() == SUCCESS
+        event = CallbackEvent.objects.get()
+        assert event.dispatch_state in (Dispatch.PENDING, Dispatch.QUEUED)
+        assert announced == []
+        monkeypatch.undo()
+
+        call_command("imcallback_replay", "--stale-after", "0")
+
+        event.refresh_from_db()
+        assert (event.status, event.dispatch_state) == (Status.PROCESSED, Dispatch.SENT)
+        assert [call["event"].pk for call in announced] == [event.pk]
+        assert self.stored("a") == 1
+
+    def test_an_invalid_body_is_answered_400_and_recorded(self, post, announced):
+        response = post({"callbackCommand": self.command}, self.command)
+
+        assert response.status_code == 400
+        assert response.json()["errCode"] == 400
+        event = CallbackEvent.objects.get()
+        assert (event.status, event.dispatch_state) == (Status.INVALID, Dispatch.NONE)
+        assert announced == []
