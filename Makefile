@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: install run run-worker test test-packaging test-browser test-schema openapi openapi-check lint format clean bench bench-admin
+.PHONY: install run run-worker test test-fault mutate test-packaging test-browser test-schema openapi openapi-check lint format clean bench bench-admin
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ bench: install
 bench-admin: install
 	$(BIN)/python -m benchmarks.admin $(BENCH_ARGS)
 
+## Fault test on PostgreSQL: workers killed and the database restarted under load (CI).
+test-fault: install
+	$(BIN)/python scripts/fault_test.py $(FAULT_ARGS)
+
 ## Build the sdist and wheel, install the wheel in a fresh virtualenv, run the demo's checks.
 test-packaging: install
 	$(BIN)/python -m pytest -m packaging $(PYTEST_ARGS)
@@ -61,6 +65,12 @@ openapi-check: install
 ## schemathesis against the example project, driven by openapi.yaml.
 test-schema: openapi-check
 	BIN=$(BIN) scripts/test-schema.sh
+
+## Mutation testing (mutmut) of the security, pipeline and replay modules; not run by CI.
+mutate: install
+	$(BIN)/python -m pip install --quiet -e ".[dev,mutate]"
+	cd $(CURDIR) && $(BIN)/mutmut run $(MUTATE_ARGS) || true
+	$(BIN)/mutmut results
 
 lint: install
 	$(BIN)/ruff check .

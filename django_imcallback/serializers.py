@@ -12,7 +12,7 @@ from .models import ID_MAX_LENGTH
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 # A decimal integer as a string, short enough that int() never refuses it.
-NUMERIC = re.compile(r"\s*[+-]?[0-9]{1,20}\s*")
+NUMERIC = re.compile(r"\s*[+-]?[0-9]{1,20}\s*", re.ASCII)
 
 
 class WireStringField(serializers.CharField):

@@ -74,6 +74,8 @@ def test_garbage_is_a_400_with_a_clear_message_and_is_recorded(post, body, messa
         ({"groupType": True}, "groupType"),
         ({"groupType": 2**40}, "groupType"),
         ({"groupType": 2.5}, "groupType"),
+        ({"groupType": "0\x1f"}, "groupType"),  # int() refuses \x1c-\x1f, which \s matches
+        ({"eventTime": "5\x1c"}, "eventTime"),
         ({"eventTime": "yesterday"}, "eventTime"),
         ({"eventTime": 10**30}, "eventTime"),
         ({"eventTime": -5}, "eventTime"),

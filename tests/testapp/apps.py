@@ -1,4 +1,5 @@
 import os
+import time
 
 from django.apps import AppConfig
 
@@ -16,6 +17,12 @@ class TestAppConfig(AppConfig):
 
 
 def record_announcement(sender, dismissal, event, **kwargs):
+    """Keep each group_dismissed received (by whichever process), for end-to-end tests.
+
+    ``IMCALLBACK_RECEIVER_SECONDS`` makes it take that long, as real work would: the fault
+    test kills workers, and some of them then die in the middle of an announcement.
+    """
     from .models import Announcement
 
+    time.sleep(float(os.environ.get("IMCALLBACK_RECEIVER_SECONDS") or 0))
     Announcement.objects.create(group_id=dismissal.group_id, event_id=event.pk, pid=os.getpid())

@@ -1,0 +1,45 @@
+"""The app's own pipeline behind a plain Django view instead of the DRF ``APIView``.
+
+Only for ``make bench``, to measure what the DRF view costs: the same caller checks
+(called directly), the same recording, storing and answering.
+"""
+
+import time
+
+from django.db import transaction
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+
+from django_imcallback.conf import imcallback_settings
+from django_imcallback.models import (
+    COMMAND_MAX_LENGTH,
+    OPERATION_ID_MAX_LENGTH,
+    CallbackEvent,
+    storable,
+)
+from django_imcallback.permissions import CallerRefused, caller_address
+from django_imcallback.responses import error
+from django_imcallback.views import CallbackView, answer, log_delivery, stored_headers
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+@method_decorator(transaction.non_atomic_requests, name="dispatch")
+class PlainCallbackView(View):
+    def post(self, request, command=""):
+        started = time.perf_counter()
+        try:
+            for permission in imcallback_settings.permission_classes:
+                permission().has_permission(request, self)
+        except CallerRefused as exc:
+            return error(exc.status_code, str(exc.detail), headers=exc.headers)
+        event = CallbackEvent(
+            command=storable(command, COMMAND_MAX_LENGTH),
+            operation_id=storable(request.headers.get("operationID", ""), OPERATION_ID_MAX_LENGTH),
+            headers=stored_headers(request),
+            remote_addr=str(address) if (address := caller_address(request)) else None,
+        )
+        result = CallbackView._process(self, request, event)
+        response = answer(result)
+        log_delivery(event, result, response, time.perf_counter() - started)
+        return response
