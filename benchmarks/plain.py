@@ -12,6 +12,7 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
 from django_imcallback.conf import imcallback_settings
+from django_imcallback.logs import log_delivery
 from django_imcallback.models import (
     COMMAND_MAX_LENGTH,
     OPERATION_ID_MAX_LENGTH,
@@ -20,7 +21,7 @@ from django_imcallback.models import (
 )
 from django_imcallback.permissions import CallerRefused, caller_address
 from django_imcallback.responses import error
-from django_imcallback.views import CallbackView, answer, log_delivery, stored_headers
+from django_imcallback.views import CallbackView, answer, stored_headers
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -41,5 +42,5 @@ class PlainCallbackView(View):
         )
         result = CallbackView._process(self, request, event)
         response = answer(result)
-        log_delivery(event, result, response, time.perf_counter() - started)
+        log_delivery(event, result.group_id, response, time.perf_counter() - started)
         return response

@@ -16,9 +16,7 @@ import logging
 import traceback
 from typing import Any
 
-from django.utils import timezone
-
-from . import sql
+from . import sql, storage
 from .handlers import Handler, Outcome
 from .models import CallbackEvent
 from .signals import callback_received
@@ -51,11 +49,7 @@ def send(
         return True
     for error in errors:
         logger.error("A receiver of event %s raised.", event.pk, exc_info=error)
-    event.status, event.dispatch_state, event.processed_at = (
-        Status.FAILED,
-        Dispatch.FAILED,
-        timezone.now(),
-    )
-    event.error = "\n".join("".join(traceback.format_exception(error)) for error in errors)
-    sql.update_event(event)
+    event.dispatch_state = Dispatch.FAILED
+    text = "\n".join("".join(traceback.format_exception(error)) for error in errors)
+    storage.record(event, Status.FAILED, text)
     return False

@@ -21,6 +21,7 @@ from django.db import transaction
 from . import announcing, sql, storage
 from .conf import imcallback_settings
 from .handlers import BadPayload, Handler, Outcome, parse_payload, registry
+from .logs import logsafe
 from .models import COMMAND_MAX_LENGTH, CallbackEvent, storable
 
 logger = logging.getLogger("django_imcallback")
@@ -139,22 +140,3 @@ def _announce(
     except Exception:
         # The event stays "queued"; imcallback_replay re-enqueues it once it is stale.
         logger.exception("Could not enqueue the announcement of event %s.", event.pk)
-
-
-_UNSAFE = str.maketrans(
-    {
-        **{c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]},
-        ord("\\"): "\\\\",
-        0x2028: "\\u2028",
-        0x2029: "\\u2029",
-    }
-)
-
-
-def logsafe(value: object) -> str:
-    """``value`` as text fit for one log line: control characters, line separators, lone
-    surrogates and backslashes escaped, so nothing a caller sends can forge a line."""
-    text = str(value).translate(_UNSAFE)
-    if not text.isascii():
-        text = "".join(f"\\u{ord(c):04x}" if "\ud800" <= c <= "\udfff" else c for c in text)
-    return text

@@ -1,13 +1,11 @@
 """The few statements the storing core writes by hand; everything else uses the ORM.
 
-- ``insert``: one row, with large binary values sent as bytes (psycopg 3) rather than
-  escaped into the SQL text (a 27 MB body: 2.4 s down to 0.7 s).
+- ``insert``: a new event, its large body sent as bytes rather than escaped into SQL.
 - ``insert_children``: many ``(parent, value)`` rows: ``unnest`` or sorted ``COPY`` on
   PostgreSQL, batched ``executemany`` elsewhere; no model instance per row.
 - ``store_in_one_statement``: route 1 of ``storage``, a new event and a row unique on a key,
   with its children, in one autocommitted PostgreSQL statement.
-- ``update_event``: an event's outcome; ``clear_marker``: its announcement state, without
-  waiting for the disk.
+- ``clear_marker``: an event's announcement state, without waiting for the disk.
 
 Statements are built once per model and database (building one through the ORM costs more
 CPU than the rest of a small callback); values go through each field's ``get_db_prep_save``,
@@ -85,36 +83,24 @@ def _params(obj: models.Model, fields: Sequence[models.Field[Any, Any]], using: 
     return [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
 
 
-def insert(obj: models.Model, using: str) -> None:
-    """INSERT ``obj`` in one statement and set its primary key (no model signals)."""
+def insert(event: CallbackEvent) -> None:
+    """INSERT a new event. A large body goes to psycopg 3 as bytes (server-side binding)
+    rather than escaped into the SQL text: a 27 MB body in 0.7 s instead of 2.4 s."""
+    using = db_of(event)
     connection = connections[using]
-    sql, fields = _insert(type(obj), using)
-    params = _params(obj, fields, using)
-    with _cursor(connection, obj) as cursor:
-        if connection.features.can_return_columns_from_insert:
-            cursor.execute(f"{sql} RETURNING {column(type(obj), using)}", params)
-            _set_pk(obj, cursor.fetchone()[0], using)
-        else:
-            cursor.execute(sql, params)
-            _set_pk(obj, cursor.lastrowid, using)
-
-
-def _cursor(connection: Any, obj: models.Model) -> CursorWrapper:
-    """A server-side-binding cursor for large binary values on psycopg 3, else the usual one."""
-    binary = sum(
-        len(getattr(obj, f.attname) or b"")
-        for f in obj._meta.concrete_fields
-        if isinstance(f, models.BinaryField)
-    )
-    if connection.vendor != "postgresql" or binary <= BINARY_BINDING_BYTES:
-        return connection.cursor()  # type: ignore[no-any-return]
     connection.ensure_connection()
-    if not hasattr(connection.connection, "pipeline"):  # psycopg 2
-        return connection.cursor()  # type: ignore[no-any-return]
+    if len(event.body) <= BINARY_BINDING_BYTES or not hasattr(connection.connection, "pipeline"):
+        event.save(force_insert=True, using=using)  # Not psycopg 3, or a small body.
+        return
     import psycopg
 
+    sql, fields = _insert(CallbackEvent, using)
     wrapper = CursorDebugWrapper if connection.queries_logged else CursorWrapper
-    return wrapper(psycopg.Cursor(connection.connection), connection)
+    with wrapper(psycopg.Cursor(connection.connection), connection) as cursor:
+        cursor.execute(
+            f"{sql} RETURNING {column(CallbackEvent, using)}", _params(event, fields, using)
+        )
+        _set_pk(event, cursor.fetchone()[0], using)
 
 
 def _children_sql(child: type[models.Model], fk: str, value: str, source: str, using: str) -> str:
@@ -265,26 +251,6 @@ def event_field(model: type[models.Model]) -> str:
         for f in model._meta.concrete_fields
         if f.is_relation and f.related_model is CallbackEvent
     )
-
-
-@cache
-def _update_event(using: str) -> tuple[str, tuple[models.Field[Any, Any], ...]]:
-    names = ("status", "error", "command", "attempts", "processed_at", "dispatch_state")
-    fields = tuple(f for f in CallbackEvent._meta.concrete_fields if f.name in names)
-    assignments = ", ".join(f"{column(CallbackEvent, using, f.name)} = %s" for f in fields)
-    pk = column(CallbackEvent, using)
-    sql = f"UPDATE {table(CallbackEvent, using)} SET {assignments} WHERE {pk} = %s"
-    return sql, fields
-
-
-def update_event(event: CallbackEvent) -> None:
-    """UPDATE a stored event's outcome: status, error, command, attempts, times, dispatch."""
-    using = db_of(event)
-    connection = connections[using]
-    sql, fields = _update_event(using)
-    params = [f.get_db_prep_save(getattr(event, f.attname), connection) for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, event.pk])
 
 
 def clear_marker(event: CallbackEvent) -> None:

@@ -35,13 +35,17 @@ def is_stored(event: CallbackEvent) -> bool:
     return event.pk is not None
 
 
+#: What processing changes on a stored event.
+OUTCOME_FIELDS = ["status", "error", "command", "attempts", "processed_at", "dispatch_state"]
+
+
 def record(event: CallbackEvent, status: str, error: str = "") -> None:
     """Write the event with this status: INSERT it if new, UPDATE it if stored."""
     event.status, event.error, event.processed_at = status, error, timezone.now()
     if is_stored(event):
-        sql.update_event(event)
+        event.save(update_fields=OUTCOME_FIELDS)
     else:
-        sql.insert(event, sql.db_of(event))
+        sql.insert(event)
 
 
 def store(

@@ -6,8 +6,6 @@ answer, refusals and crashes included, is OpenIM's ``CommonCallbackResp`` JSON.
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import time
 from collections.abc import Iterable, Sequence
@@ -27,9 +25,10 @@ from rest_framework.views import APIView
 
 from . import pipeline, responses, storage
 from .conf import imcallback_settings
+from .logs import log_delivery, log_lost_delivery, logsafe
 from .models import COMMAND_MAX_LENGTH, OPERATION_ID_MAX_LENGTH, CallbackEvent, storable
 from .permissions import CallerRefused, caller_address
-from .pipeline import Answer, Result, logsafe
+from .pipeline import Answer, Result
 
 logger = logging.getLogger("django_imcallback")
 
@@ -191,7 +190,7 @@ class CallbackView(APIView):
         )
         result = self._process(http, event)
         response = answer(result)
-        log_delivery(event, result, response, time.perf_counter() - started)
+        log_delivery(event, result.group_id, response, time.perf_counter() - started)
         return response
 
     def _process(self, request: HttpRequest, event: CallbackEvent) -> Result:
@@ -221,57 +220,3 @@ class CallbackView(APIView):
                 return Result(Answer.INTERRUPTED)
             log_lost_delivery(event)
             return Result(Answer.LOST)
-
-
-def log_delivery(
-    event: CallbackEvent, result: Result, response: HttpResponse, seconds: float
-) -> None:
-    """One line per delivery on the ``django_imcallback`` logger.
-
-    INFO when it was stored, WARNING when it was refused or failed. The fields are in the
-    message (escaped) for plain handlers and in ``record.imcallback`` for structured ones.
-    """
-    failed = response.status_code != 200 or event.status == CallbackEvent.Status.FAILED
-    level = logging.WARNING if failed else logging.INFO
-    if not logger.isEnabledFor(level):
-        return
-    fields = {
-        "command": event.command,
-        "operation_id": event.operation_id,
-        "group_id": result.group_id,
-        "status": event.status,
-        "event_id": event.pk,
-        "http_status": response.status_code,
-        "duration_ms": round(seconds * 1000, 1),
-    }
-    text = " ".join(f"{name}={logsafe(value)}" for name, value in fields.items())
-    logger.log(level, "callback %s", text, extra={"imcallback": fields})
-
-
-#: Starts the one log line that holds a delivery the database could not take.
-LOST_DELIVERY = "Database unavailable; callback NOT stored: "
-
-
-def log_lost_delivery(event: CallbackEvent) -> None:
-    """Log the whole delivery as one line: with the database down, it is the only copy.
-
-    After ``LOST_DELIVERY`` comes one JSON object (ASCII only, so the line is one line
-    whatever the body holds) that ``json.loads`` gives back exactly: ``command``,
-    ``operation_id``, ``remote_addr``, ``headers``, ``body_encoding`` (``utf-8`` or
-    ``base64``) and ``body``.
-    """
-    body = bytes(event.body)
-    try:
-        text, encoding = body.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        text, encoding = base64.b64encode(body).decode("ascii"), "base64"
-    record = {
-        "command": event.command,
-        "operation_id": event.operation_id,
-        "remote_addr": event.remote_addr,
-        "received_at": event.received_at.isoformat(),
-        "headers": event.headers,
-        "body_encoding": encoding,
-        "body": text,
-    }
-    logger.error("%s%s", LOST_DELIVERY, json.dumps(record, ensure_ascii=True), exc_info=True)

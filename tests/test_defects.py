@@ -15,11 +15,12 @@ from django.core.management import call_command
 from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
-from django_imcallback import announcing, sql
+from django_imcallback import announcing
 from django_imcallback.handlers import DismissGroupHandler, Handler, Outcome, registry
+from django_imcallback.logs import LOST_DELIVERY
 from django_imcallback.models import CallbackEvent, DismissedGroup
 from django_imcallback.serializers import IDField
-from django_imcallback.views import LOST_DELIVERY, CallbackView
+from django_imcallback.views import CallbackView
 
 from .conftest import SUCCESS, go_json, requires_postgres
 from .factories import DISMISS, DismissPayloadFactory
@@ -33,6 +34,17 @@ PACKAGE = Path(__file__).resolve().parent.parent / "django_imcallback"
 
 def database_down(*args, **kwargs):
     raise OperationalError("server closed the connection unexpectedly")
+
+
+def updates_fail(save):
+    """``Model.save`` that inserts, but fails to update: the database went away between."""
+
+    def fake(self, *args, **kwargs):
+        if kwargs.get("update_fields"):
+            database_down()
+        return save(self, *args, **kwargs)
+
+    return fake
 
 
 @pytest.mark.usefixtures("dismissed_signals")
@@ -87,7 +99,7 @@ def test_3_a_database_error_after_recording_first_does_not_say_not_stored(
 ):
     settings.IMCALLBACK = {"RECORD_FIRST_BYTES": 0}
     monkeypatch.setattr(DismissGroupHandler, "apply", database_down)
-    monkeypatch.setattr(sql, "update_event", database_down)
+    monkeypatch.setattr(CallbackEvent, "save", updates_fail(CallbackEvent.save))
 
     with caplog.at_level(logging.ERROR, logger="django_imcallback"):
         response = post(DismissPayloadFactory())
@@ -240,7 +252,8 @@ def test_10_a_receiver_whose_connection_dies_leaves_the_event_owed(post, monkeyp
     from django_imcallback.signals import group_dismissed
 
     def receiver(sender, **kwargs):
-        monkeypatch.setattr(sql, "update_event", database_down)  # the connection died
+        # The connection died: the failure cannot be recorded.
+        monkeypatch.setattr(CallbackEvent, "save", updates_fail(CallbackEvent.save))
         raise OperationalError("connection lost")
 
     group_dismissed.connect(receiver, weak=False)

@@ -11,11 +11,11 @@ from django.db import OperationalError
 from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
-from django_imcallback import pipeline, sql
+from django_imcallback import pipeline
 from django_imcallback.handlers import DismissGroupHandler
+from django_imcallback.logs import LOST_DELIVERY
 from django_imcallback.models import CallbackEvent, DismissedGroup, DismissedGroupMember
 from django_imcallback.replay import replay_events
-from django_imcallback.views import LOST_DELIVERY
 
 from .conftest import go_json
 from .factories import (
@@ -227,6 +227,17 @@ def database_down(*args, **kwargs):
     raise OperationalError("server closed the connection unexpectedly")
 
 
+def updates_fail(save):
+    """``Model.save`` that inserts, but fails to update: the database went away between."""
+
+    def fake(self, *args, **kwargs):
+        if kwargs.get("update_fields"):
+            database_down()
+        return save(self, *args, **kwargs)
+
+    return fake
+
+
 @pytest.fixture
 def database_gone(monkeypatch):
     """Every statement fails as it does when PostgreSQL has gone away."""
@@ -264,7 +275,7 @@ def test_database_down_with_a_binary_body_logs_it_as_base64(post, caplog):
 def test_database_failing_after_the_event_is_recorded_first_is_a_503(post, monkeypatch, settings):
     settings.IMCALLBACK = {"RECORD_FIRST_BYTES": 0}
     monkeypatch.setattr(DismissGroupHandler, "apply", database_down)
-    monkeypatch.setattr(sql, "update_event", database_down)
+    monkeypatch.setattr(CallbackEvent, "save", updates_fail(CallbackEvent.save))
 
     response = post(DismissPayloadFactory())
 
