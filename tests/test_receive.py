@@ -204,3 +204,15 @@ def test_other_command_is_recorded_as_unhandled_acknowledged_and_announced(post,
     assert [call["command"] for call in received_signals] == ["callbackAfterQuitGroupCommand"]
     assert received_signals[0]["payload"] == payload
     assert not DismissedGroup.objects.exists()
+
+
+def test_a_body_on_the_bare_url_that_names_no_command_is_invalid(post):
+    response = post({"groupID": "g1"}, command=None, path="/imcallback/")
+
+    assert response.status_code == 400
+    body = response.json()
+    assert "No callback command" in body["errMsg"]
+    assert json.loads(body["errDlt"]) == {"callbackCommand": ["This field is required."]}
+    event = CallbackEvent.objects.get()
+    assert (event.command, event.status) == ("", CallbackEvent.Status.INVALID)
+    assert "No callback command" in event.error

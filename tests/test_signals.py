@@ -70,3 +70,23 @@ def test_failing_receiver_keeps_the_data_and_marks_the_event_failed(
     assert "Traceback" in event.error
     # The other receivers still ran.
     assert len(received_signals) == 1
+
+
+def test_nothing_is_owed_when_no_receiver_listens(post):
+    """Inline, with no receiver connected there is nothing to announce and nothing to mark."""
+    post(DismissPayloadFactory())
+
+    assert CallbackEvent.objects.get().dispatch_state == CallbackEvent.Dispatch.NONE
+
+
+@pytest.mark.usefixtures("received_signals")
+def test_a_callback_received_receiver_makes_every_delivery_owed_then_sent(post):
+    payload = DismissPayloadFactory()
+    post(payload)
+    post({**payload, "membersID": None})
+
+    states = set(CallbackEvent.objects.values_list("status", "dispatch_state"))
+    assert states == {
+        (CallbackEvent.Status.PROCESSED, CallbackEvent.Dispatch.SENT),
+        (CallbackEvent.Status.DUPLICATE, CallbackEvent.Dispatch.SENT),
+    }

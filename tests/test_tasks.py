@@ -169,3 +169,21 @@ def test_two_db_workers_drain_a_burst_with_duplicates_exactly_once(post, setting
     assert sorted(announced) == sorted(groups), "each dismissal announced exactly once"
     pids = set(Announcement.objects.values_list("pid", flat=True))
     assert os.getpid() not in pids, "announced by the workers, not in the request"
+
+
+@pytest.mark.usefixtures("failing_receiver")
+def test_a_task_whose_receiver_raises_fails_in_the_backend_too(post, settings, monkeypatch):
+    """The worker raises, so the task backend records the failure as well as the event."""
+    from django_imcallback import pipeline
+
+    settings.IMCALLBACK = {"DISPATCH": "task"}
+    monkeypatch.setattr(pipeline, "_announce", lambda *args: None)  # leave it queued
+    post(DismissPayloadFactory())
+    event = CallbackEvent.objects.get()
+    monkeypatch.undo()
+
+    with pytest.raises(RuntimeError, match=f"receiver of event {event.pk} raised"):
+        send_queued(event.pk)
+
+    event.refresh_from_db()
+    assert (event.status, event.dispatch_state) == (Status.FAILED, Dispatch.FAILED)
