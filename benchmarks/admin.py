@@ -68,7 +68,7 @@ def seed(dismissals: int, members_each: int) -> None:
             SELECT 'callbackAfterDisMissGroupCommand', 'op-' || i, '{}'::bytea, 2, '{}',
                    now() - i * interval '1 second',
                    (ARRAY['processed','processed','processed','duplicate','failed'])[1 + i %% 5],
-                   '', 1, ''
+                   '', 1, (ARRAY['sent','sent','sent','sent','failed'])[1 + i %% 5]
             FROM generate_series(1, %s) AS i
             """,
             [dismissals],

@@ -17,8 +17,9 @@ def duplicate_note(group_id: str, dismissal_id: object) -> str:
 
 
 class DismissGroupHandler(Handler):
-    """One ``DismissedGroup`` per group, with a ``DismissedGroupMember`` per member.
+    """``callbackAfterDisMissGroupCommand``: a group was dismissed.
 
+    Stored as one ``DismissedGroup`` per group, with a ``DismissedGroupMember`` per member.
     The server sends each dismissal twice, the second time with no members, and the two
     copies race. The unique ``group_id`` decides which copy stores the dismissal and
     announces it; a later copy never shrinks the snapshot, but completes an empty one.
