@@ -2,7 +2,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 
 from django_imcallback.openim import go_json
 from django_imcallback.signals import callback_received, group_dismissed
@@ -76,3 +76,35 @@ def failing_receiver():
 
 
 SUCCESS = {"actionCode": 0, "errCode": 0, "errMsg": "", "errDlt": "", "nextCode": 0}
+
+
+def database_down(*args: Any, **kwargs: Any) -> None:
+    """Stands in for any database call while PostgreSQL has gone away."""
+    raise OperationalError("server closed the connection unexpectedly")
+
+
+def updates_fail(save: Any) -> Any:
+    """``Model.save`` that inserts, but fails to update: the database went away between."""
+
+    def fake(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("update_fields"):
+            database_down()
+        return save(self, *args, **kwargs)
+
+    return fake
+
+
+@pytest.fixture
+def failed_statements():
+    """Every statement that raised on the default connection while the test ran."""
+    errors: list[Exception] = []
+
+    def record(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        try:
+            return execute(sql, params, many, context)
+        except Exception as exc:
+            errors.append(exc)
+            raise
+
+    with connection.execute_wrapper(record):
+        yield errors

@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import OperationalError
 from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
@@ -17,7 +16,7 @@ from django_imcallback.logs import LOST_DELIVERY
 from django_imcallback.models import CallbackEvent, DismissedGroup, DismissedGroupMember
 from django_imcallback.replay import replay_events
 
-from .conftest import go_json
+from .conftest import database_down, go_json, updates_fail
 from .factories import (
     CallbackEventFactory,
     DismissedGroupFactory,
@@ -221,21 +220,6 @@ def lost_delivery(record):
     message = record.getMessage()
     assert message.startswith(LOST_DELIVERY)
     return json.loads(message.removeprefix(LOST_DELIVERY))
-
-
-def database_down(*args, **kwargs):
-    raise OperationalError("server closed the connection unexpectedly")
-
-
-def updates_fail(save):
-    """``Model.save`` that inserts, but fails to update: the database went away between."""
-
-    def fake(self, *args, **kwargs):
-        if kwargs.get("update_fields"):
-            database_down()
-        return save(self, *args, **kwargs)
-
-    return fake
 
 
 @pytest.fixture
