@@ -189,3 +189,40 @@ def test_the_admin_cannot_add_change_or_delete(admin_client, model):
     assert admin_client.post(change, {}).status_code == 403
     assert admin_client.post(delete, {"post": "yes"}).status_code == 403
     assert type(obj).objects.filter(pk=obj.pk).exists()
+
+
+@pytest.mark.usefixtures("received_signals")
+def test_replay_without_force_leaves_stale_announced_events_alone():
+    body = go_json(DismissPayloadFactory())
+    done = CallbackEventFactory(body=body, dispatch_state=Dispatch.SENT)
+    failed = CallbackEventFactory(body=body, status=Status.FAILED)
+    hour_ago = timezone.now() - timedelta(hours=1)
+    CallbackEvent.objects.update(received_at=hour_ago, processed_at=hour_ago)
+
+    report = replay_events(CallbackEvent.objects.order_by("pk"))
+
+    assert report.skipped == [done.pk]
+    assert CallbackEvent.objects.get(pk=failed.pk).attempts == 1
+
+
+def test_force_replays_failed_events_as_well_as_done_ones():
+    body = go_json(DismissPayloadFactory())
+    failed = CallbackEventFactory(body=body, status=Status.FAILED)
+    done = CallbackEventFactory(body=body, status=Status.PROCESSED)
+
+    report = replay_events(CallbackEvent.objects.order_by("pk"), force=True)
+
+    assert report.skipped == []
+    assert {e.pk: e.attempts for e in CallbackEvent.objects.all()} == {failed.pk: 1, done.pk: 1}
+
+
+def test_a_dry_run_goes_past_events_it_would_skip():
+    body = go_json(DismissPayloadFactory())
+    skipped = CallbackEventFactory(body=body, status=Status.PROCESSED)
+    failed = CallbackEventFactory(body=body, status=Status.FAILED)
+
+    report = replay_events(CallbackEvent.objects.order_by("pk"), dry_run=True)
+
+    assert report.skipped == [skipped.pk]
+    assert dict(report.outcomes) == {"to replay": 1}
+    assert CallbackEvent.objects.get(pk=failed.pk).attempts == 0

@@ -242,3 +242,58 @@ def test_misconfigured_settings_fail_closed_with_json(post, settings):
     assert response.status_code == 500
     assert response.json()["errCode"] == 500
     assert not CallbackEvent.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("setting", "path", "headers", "status", "message"),
+    [
+        (
+            {"BASIC_AUTH": ["openim:secret"]},
+            f"/imcallback/{DISMISS}",
+            {},
+            401,
+            "Authentication required.",
+        ),
+        (
+            {"ALLOWED_IPS": ["10.9.9.9"]},
+            f"/imcallback/{DISMISS}",
+            {},
+            403,
+            "This address may not call the callback endpoint.",
+        ),
+        (
+            {"SECRET_PATH": "s3cret"},
+            f"/imcallback/wrong/{DISMISS}",
+            {},
+            403,
+            "Unknown callback path.",
+        ),
+        ({}, f"/imcallback/unexpected/{DISMISS}", {}, 404, "Unknown callback path."),
+        (
+            {"BASIC_AUTH": ["openim:secret"]},
+            f"/imcallback/{DISMISS}",
+            {"Authorization": "Bearer b3BlbmltOnNlY3JldA=="},
+            401,
+            "Authentication required.",
+        ),
+        (
+            {"BASIC_AUTH": ["openim:secret"]},
+            f"/imcallback/{DISMISS}",
+            {"Authorization": "Basic b3Blbmlt!OnNlY3JldA=="},
+            401,
+            "Authentication required.",
+        ),
+    ],
+)
+def test_each_refusal_is_answered_with_its_documented_message(
+    post, settings, setting, path, headers, status, message
+):
+    """Refusals answer with the status and message the README documents; a 401 carries
+    the Basic challenge; a non-Basic scheme or malformed base64 never gets in."""
+    settings.IMCALLBACK = setting
+
+    response = post(DismissPayloadFactory(), path=path, headers=headers)
+
+    assert (response.status_code, response.json()["errMsg"]) == (status, message)
+    assert ("WWW-Authenticate" in response) == (status == 401)
+    assert not CallbackEvent.objects.exists()
