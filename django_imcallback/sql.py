@@ -157,8 +157,10 @@ def store_in_one_statement(
       an empty snapshot, or repeat a full one; route 2 decides under a lock);
     - without children: ``"processed"``, or ``"duplicate"`` when ``key`` is stored: the
       event is stored as a duplicate, its error ``note[0] + stored id + note[1]``, without
-      waiting for the disk (losing that record would lose no data). ``None`` when the
-      stored row was committed while the statement ran, too late for it to see.
+      waiting for the disk (losing that record would lose no data). When the statement had
+      to wait for the first copy's row, that row is too new for it to see: it stores
+      nothing, and runs once more (the two copies race often). ``None`` if that one cannot
+      see it either (it was deleted).
     """
     using = db_of(event)
     model, (child, fk, value, values) = type(row), children
@@ -167,8 +169,11 @@ def store_in_one_statement(
     params += [list(values)] if values else [*duplicate_note, getattr(row, key)]
     params += _params(event, _event_insert(using, bool(values))[1], using)
     with connections[using].cursor() as cursor:
-        cursor.execute(sql, params)
-        status, note, event_id, row_pk = (cursor.fetchone() or (None,) * 4)[:4]
+        for _ in range(1 if values else 2):
+            cursor.execute(sql, params)
+            status, note, event_id, row_pk = (cursor.fetchone() or (None,) * 4)[:4]
+            if status is not None:
+                break
     if status is None:
         return None
     _set_pk(event, event_id, using)
