@@ -3,8 +3,8 @@
 1. **One statement.** On PostgreSQL, for a new delivery whose body is at most
    ``RECORD_FIRST_BYTES`` and whose handler offers it, outside any transaction: one
    autocommitted statement stores the event, its announcement marker and what the
-   handler stores (or records an ordinary repeat as a duplicate), or it stores nothing
-   and says that the delivery needs route 2.
+   handler stores (or records an ordinary repeat as a duplicate, run once more if it
+   raced the first copy), or it stores nothing and says that the delivery needs route 2.
 2. **Record first, then one transaction.** Everything else (other databases, large
    bodies, replays, task workers, what route 1 declines): the event is committed first by
    a plain INSERT; then one transaction runs the handler's ``apply`` (insert-or-ignore,
