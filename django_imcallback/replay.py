@@ -22,6 +22,7 @@ from datetime import timedelta
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from .logs import logsafe
 from .models import CallbackEvent
 from .pipeline import process
 
@@ -105,7 +106,7 @@ def replay_events(
         event = CallbackEvent.objects.get(pk=pk)
         process(event)
         status = event.status
-        logger.info("Replayed event %s (%s): %s.", pk, event.command, status)
+        logger.info("Replayed event %s (%s): %s.", pk, logsafe(event.command), status)
         report.outcomes[status] += 1
         if status == Status.FAILED:
             report.failed.append(pk)

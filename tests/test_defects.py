@@ -318,3 +318,16 @@ def test_14_a_chunked_body_is_read_whole():
     assert json.loads(response.content) == SUCCESS
     event = CallbackEvent.objects.get()
     assert (bytes(event.body), event.status) == (go_json(payload), Status.PROCESSED)
+
+
+def test_9_a_replayed_command_from_the_body_is_escaped_in_the_log(post, caplog):
+    body = go_json({**DismissPayloadFactory(), "callbackCommand": "cb\nINFO forged"})
+    post(body, command=None, path="/imcallback/")
+    CallbackEvent.objects.update(status=Status.FAILED)
+
+    with caplog.at_level(logging.INFO, logger="django_imcallback"):
+        call_command("imcallback_replay")
+
+    [message] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Replayed")]
+    assert "\n" not in message
+    assert "cb\\x0aINFO forged" in message
