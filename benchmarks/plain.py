@@ -13,15 +13,9 @@ from django.views.decorators.csrf import csrf_exempt
 
 from django_imcallback.conf import imcallback_settings
 from django_imcallback.logs import log_delivery
-from django_imcallback.models import (
-    COMMAND_MAX_LENGTH,
-    OPERATION_ID_MAX_LENGTH,
-    CallbackEvent,
-    storable,
-)
-from django_imcallback.permissions import CallerRefused, caller_address
+from django_imcallback.permissions import CallerRefused
 from django_imcallback.responses import error
-from django_imcallback.views import CallbackView, answer, stored_headers
+from django_imcallback.views import CallbackView, answer, new_event
 
 
 @method_decorator(csrf_exempt, name="dispatch")
@@ -34,12 +28,7 @@ class PlainCallbackView(View):
                 permission().has_permission(request, self)
         except CallerRefused as exc:
             return error(exc.status_code, str(exc.detail), headers=exc.headers)
-        event = CallbackEvent(
-            command=storable(command, COMMAND_MAX_LENGTH),
-            operation_id=storable(request.headers.get("operationID", ""), OPERATION_ID_MAX_LENGTH),
-            headers=stored_headers(request),
-            remote_addr=str(address) if (address := caller_address(request)) else None,
-        )
+        event = new_event(request, command)
         result = CallbackView._process(self, request, event)
         response = answer(result)
         log_delivery(event, result.group_id, response, time.perf_counter() - started)

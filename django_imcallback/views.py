@@ -100,6 +100,17 @@ def stored_headers(request: HttpRequest) -> dict[str, str]:
     }
 
 
+def new_event(request: HttpRequest, command: str) -> CallbackEvent:
+    """The unsaved event for a delivery: command, operation ID, headers, caller address."""
+    address = caller_address(request)
+    return CallbackEvent(
+        command=storable(command, COMMAND_MAX_LENGTH),
+        operation_id=storable(request.headers.get("operationID", ""), OPERATION_ID_MAX_LENGTH),
+        headers=stored_headers(request),
+        remote_addr=str(address) if address else None,
+    )
+
+
 def is_json_content_type(content_type: str) -> bool:
     media_type = content_type.partition(";")[0].strip().lower()
     return not media_type or media_type in JSON_CONTENT_TYPES or media_type.endswith("+json")
@@ -182,12 +193,7 @@ class CallbackView(APIView):
     def post(self, request: Request, command: str = "", token: str | None = None) -> HttpResponse:
         started = time.perf_counter()
         http = request._request  # Read directly: DRF's attribute proxy costs on a hot path.
-        event = CallbackEvent(
-            command=storable(command, COMMAND_MAX_LENGTH),
-            operation_id=storable(http.headers.get("operationID", ""), OPERATION_ID_MAX_LENGTH),
-            headers=stored_headers(http),
-            remote_addr=str(address) if (address := caller_address(http)) else None,
-        )
+        event = new_event(http, command)
         result = self._process(http, event)
         response = answer(result)
         log_delivery(event, result.group_id, response, time.perf_counter() - started)
