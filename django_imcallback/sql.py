@@ -143,37 +143,39 @@ def store_in_one_statement(
     key: str,
     children: tuple[type[models.Model], str, str, Sequence[str]],
     duplicate_note: tuple[str, str],
+    also: tuple[models.Model, str, tuple[str, ...]] | None = None,
 ) -> str | None:
     """Route 1: store the new ``event`` and ``row`` (unique on ``key``) in one statement.
 
-    ``children`` is ``(model, fk, value field, values)``: rows inserted under ``row``
-    when it is new. ``row``'s foreign key to the event takes an id drawn from the event's
+    ``children`` is ``(model, fk, value field, values)``: rows inserted under ``row``.
+    ``also`` is ``(other row, its unique key, fields to update on conflict)``: upserted
+    along with ``row``. Foreign keys to the event take an id drawn from the event's
     sequence (checked at the end of the statement). Sent outside a transaction, the
     statement is the transaction: all of it is stored, or nothing. Two shapes, because the
     server sends each delivery with its children first and then again without them:
 
-    - with children: ``"processed"`` (the event, the row and the children are stored), or
-      ``None`` when ``key`` is stored already (nothing is written: this copy may complete
-      an empty snapshot, or repeat a full one; route 2 decides under a lock);
-    - without children: ``"processed"``, or ``"duplicate"`` when ``key`` is stored: the
+    - with children: ``"processed"`` (everything is stored), or ``None`` when ``key`` is
+      stored already (nothing is written; route 2 decides under a lock);
+    - without children, only for a repeat: ``"duplicate"`` when ``key`` is stored (the
       event is stored as a duplicate, its error ``note[0] + stored id + note[1]``, without
-      waiting for the disk (losing that record would lose no data). When the statement had
-      to wait for the first copy's row, that row is too new for it to see: it stores
-      nothing, and runs once more (the two copies race often). ``None`` if that one cannot
-      see it either (it was deleted).
+      waiting for the disk: losing that record would lose no data), else ``None``.
     """
     using = db_of(event)
     model, (child, fk, value, values) = type(row), children
-    sql = _one_statement(model, key, child, fk, value, using, bool(values))
-    params: list[Any] = [*_params(row, _insert(model, using, _event_id(model, using))[1], using)]
-    params += [list(values)] if values else [*duplicate_note, getattr(row, key)]
+    sql = _one_statement(model, key, child, fk, value, using, bool(values), _also_spec(also))
+    params: list[Any] = []
+    if values:
+        params += _params(row, _insert(model, using, _event_id(model, using))[1], using)
+        params.append(list(values))
+        if also is not None:
+            other = type(also[0])
+            params += _params(also[0], _insert(other, using, _last_event(other, using))[1], using)
+    else:
+        params += [*duplicate_note, getattr(row, key)]
     params += _params(event, _event_insert(using, bool(values))[1], using)
     with connections[using].cursor() as cursor:
-        for _ in range(1 if values else 2):
-            cursor.execute(sql, params)
-            status, note, event_id, row_pk = (cursor.fetchone() or (None,) * 4)[:4]
-            if status is not None:
-                break
+        cursor.execute(sql, params)
+        status, note, event_id, row_pk = (cursor.fetchone() or (None,) * 4)[:4]
     if status is None:
         return None
     _set_pk(event, event_id, using)
@@ -184,10 +186,22 @@ def store_in_one_statement(
     return str(status)
 
 
+def _also_spec(
+    also: tuple[models.Model, str, tuple[str, ...]] | None,
+) -> tuple[type[models.Model], str, tuple[str, ...]] | None:
+    return None if also is None else (type(also[0]), also[1], also[2])
+
+
 @cache
 def _event_id(model: type[models.Model], using: str) -> tuple[tuple[str, str], ...]:
     """``model``'s foreign key to its event, drawn from the events' sequence."""
     return ((event_field(model), f"nextval({_event_sequence(using)}::regclass)"),)
+
+
+@cache
+def _last_event(model: type[models.Model], using: str) -> tuple[tuple[str, str], ...]:
+    """``model``'s foreign key to an event, set to the event stored by the statement."""
+    return ((event_field(model), "new_row.event_id"),)
 
 
 @cache
@@ -219,32 +233,37 @@ def _one_statement(
     value: str,
     using: str,
     with_children: bool,
+    also: tuple[type[models.Model], str, tuple[str, ...]] | None,
 ) -> str:
     pk, key_column = column(model, using), column(model, using, key)
-    event_id = column(model, using, event_field(model))
-    row_sql = _insert(model, using, _event_id(model, using))[0]
-    new_row = (
-        f"new_row AS ({row_sql} ON CONFLICT ({key_column}) DO NOTHING"
-        f" RETURNING {pk} AS id, {event_id} AS event_id)"
-    )
     if with_children:
+        event_id = column(model, using, event_field(model))
+        row_sql = _insert(model, using, _event_id(model, using))[0]
         children = _children_sql(child, fk, value, "new_row.id", using) + " FROM new_row"
-        event_sql = _event_insert(using, True)[0]
+        upsert = ""
+        if also is not None:
+            other, other_key, updated = also
+            sets = ", ".join(
+                f"{name} = EXCLUDED.{name}" for name in (column(other, using, f) for f in updated)
+            )
+            upsert = (
+                f" also_row AS ({_insert(other, using, _last_event(other, using))[0]} FROM new_row"
+                f" ON CONFLICT ({column(other, using, other_key)}) DO UPDATE SET {sets}),"
+            )
         return (
-            f"WITH {new_row}, new_children AS ({children}),"
-            f" new_event AS ({event_sql} FROM new_row)"
+            f"WITH new_row AS ({row_sql} ON CONFLICT ({key_column}) DO NOTHING"
+            f" RETURNING {pk} AS id, {event_id} AS event_id),"
+            f" new_children AS ({children}),{upsert}"
+            f" new_event AS ({_event_insert(using, True)[0]} FROM new_row)"
             " SELECT 'processed', '', event_id, id FROM new_row"
         )
     stored = f"SELECT {pk} FROM {table(model, using)} WHERE {key_column} = %s"
-    event_sql = _event_insert(using, False)[0]
     return (
-        f"WITH {new_row}, outcome AS MATERIALIZED (SELECT 'processed' AS status, '' AS note,"
-        " event_id, id FROM new_row UNION ALL SELECT 'duplicate', %s || stored.id || %s,"
-        f" nextval({_event_sequence(using)}::regclass), stored.id FROM ({stored}) stored"
-        " WHERE NOT EXISTS (SELECT 1 FROM new_row)),"
-        f" new_event AS ({event_sql} FROM outcome)"
-        f" SELECT status, note, event_id, id, CASE status WHEN 'duplicate' THEN {NO_WAIT} END"
-        " FROM outcome"
+        "WITH outcome AS MATERIALIZED (SELECT 'duplicate' AS status, %s || stored.id || %s AS"
+        f" note, nextval({_event_sequence(using)}::regclass) AS event_id, stored.id"
+        f" FROM ({stored}) stored),"
+        f" new_event AS ({_event_insert(using, False)[0]} FROM outcome)"
+        f" SELECT status, note, event_id, id, {NO_WAIT} FROM outcome"
     )
 
 

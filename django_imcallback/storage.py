@@ -3,8 +3,8 @@
 1. **One statement.** On PostgreSQL, for a new delivery whose body is at most
    ``RECORD_FIRST_BYTES`` and whose handler offers it, outside any transaction: one
    autocommitted statement stores the event, its announcement marker and what the
-   handler stores (or records an ordinary repeat as a duplicate, run once more if it
-   raced the first copy), or it stores nothing and says that the delivery needs route 2.
+   handler stores (or records an ordinary repeat as a duplicate), or it stores nothing
+   and says that the delivery needs route 2.
 2. **Record first, then one transaction.** Everything else (other databases, large
    bodies, replays, task workers, what route 1 declines): the event is committed first by
    a plain INSERT; then one transaction runs the handler's ``apply`` (insert-or-ignore,
@@ -12,7 +12,8 @@
 3. **Failure.** When storing raises, the event is UPDATEd as ``failed`` with the
    traceback, or INSERTed so when route 1 stored nothing. Nothing is ever un-inserted.
 
-A delivery with no handler is route 2's first INSERT alone, with its final status. The
+A delivery with no handler, or with one that only records (``Handler.records_only``), is
+route 2's first INSERT alone, with its final status. The
 event's primary key says whether it is stored: ``None`` until an INSERT succeeds.
 """
 
@@ -52,6 +53,9 @@ def store(
     event: CallbackEvent, handler: Handler, data: dict[str, Any], *, record_first_bytes: int
 ) -> Outcome:
     """Store a validated delivery by route 1 or 2; return what it meant."""
+    if handler.records_only:
+        record(event, Status.PROCESSED)
+        return Outcome()
     using = sql.db_of(event)
     if (
         not is_stored(event)

@@ -334,7 +334,7 @@ def test_a_failing_storing_transaction_still_leaves_the_delivery_recorded(post, 
 
     monkeypatch.setattr(pipeline.announcing, "owed", broken)
 
-    response = post({"groupID": "g", "userID": "u"}, command="callbackAfterQuitGroupCommand")
+    response = post({"userID": "u"}, command="callbackAfterUserOnlineCommand")
 
     assert response.status_code == 500
     event = CallbackEvent.objects.get()

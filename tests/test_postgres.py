@@ -233,7 +233,7 @@ def test_the_servers_repeat_is_recorded_as_a_duplicate_by_one_statement(post, re
 
     assert repeat.status_code == 200
     stores, clears = [q["sql"] for q in queries]
-    assert stores.startswith("WITH new_row")
+    assert stores.startswith("WITH outcome")
     assert clears.startswith("UPDATE")
     dismissal = DismissedGroup.objects.get()
     event = CallbackEvent.objects.exclude(pk=dismissal.event_id).get()
@@ -246,8 +246,8 @@ def test_the_servers_repeat_is_recorded_as_a_duplicate_by_one_statement(post, re
 
 
 def test_a_repeat_that_waited_for_the_first_copy_is_recorded_as_a_duplicate():
-    """The repeat's statement blocks on the first copy's uncommitted row, which it then
-    cannot see: it stores nothing and runs once more, rather than fall back to route 2."""
+    """The repeat's statement cannot see the first copy's uncommitted row: it stores
+    nothing, and route 2 waits for the first copy under a lock, then records a duplicate."""
     payload = DismissPayloadFactory()
     first_inserted, commit_first = threading.Event(), threading.Event()
     answers, statements = [], []
@@ -303,6 +303,5 @@ def test_a_repeat_that_waited_for_the_first_copy_is_recorded_as_a_duplicate():
         event.error
         == f"Group {payload['groupID']!r} is already stored as dismissal #{dismissal.pk}."
     )
-    first_try, second_try = statements  # the same statement twice; no transaction
-    assert first_try == second_try
-    assert first_try.startswith("WITH new_row")
+    assert statements[0].startswith("WITH outcome")  # route 1 found nothing stored
+    assert any("FOR UPDATE" in statement for statement in statements)  # route 2 waited

@@ -194,14 +194,14 @@ def test_body_larger_than_djangos_upload_limit_is_accepted(post, settings):
 
 
 def test_other_command_is_recorded_as_unhandled_acknowledged_and_announced(post, received_signals):
-    payload = {"callbackCommand": "callbackAfterQuitGroupCommand", "groupID": "g", "userID": "u"}
+    payload = {"callbackCommand": "callbackAfterUserOnlineCommand", "userID": "u", "platformID": 1}
 
-    response = post(payload, command="callbackAfterQuitGroupCommand")
+    response = post(payload, command="callbackAfterUserOnlineCommand")
 
     assert response.json() == SUCCESS
     event = CallbackEvent.objects.get()
     assert event.status == CallbackEvent.Status.UNHANDLED
-    assert [call["command"] for call in received_signals] == ["callbackAfterQuitGroupCommand"]
+    assert [call["command"] for call in received_signals] == ["callbackAfterUserOnlineCommand"]
     assert received_signals[0]["payload"] == payload
     assert not DismissedGroup.objects.exists()
 

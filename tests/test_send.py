@@ -50,15 +50,15 @@ def test_basic_auth_comes_from_the_url(live_server, settings, capsys):
 
 
 def test_sends_a_body_from_a_file(live_server, tmp_path):
-    path = tmp_path / "quit.json"
+    path = tmp_path / "online.json"
     path.write_text(
-        json.dumps({"callbackCommand": "callbackAfterQuitGroupCommand", "groupID": "g"})
+        json.dumps({"callbackCommand": "callbackAfterUserOnlineCommand", "userID": "u"})
     )
 
     call_command("imcallback_send", f"{live_server.url}/imcallback", "--from-file", str(path))
 
     event = CallbackEvent.objects.get()
-    assert (event.command, event.status) == ("callbackAfterQuitGroupCommand", "unhandled")
+    assert (event.command, event.status) == ("callbackAfterUserOnlineCommand", "unhandled")
 
 
 def test_unreachable_receiver_is_a_clear_error():

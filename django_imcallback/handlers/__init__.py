@@ -1,9 +1,12 @@
 """Command handlers, found through ``registry``. The built-in ones register on import."""
 
+from . import groups
 from .base import BadPayload, Handler, HandlerRegistry, Outcome, parse_payload, register, registry
 from .dismissals import DismissGroupHandler
 
 register(DismissGroupHandler())
+for _handler in groups.handlers():
+    register(_handler)
 
 __all__ = [
     "BadPayload",

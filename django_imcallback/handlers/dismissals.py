@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import sql
-from ..models import CallbackEvent, DismissedGroup, DismissedGroupMember
+from django.utils import timezone
+
+from .. import mirror, sql
+from ..models import CallbackEvent, DismissedGroup, DismissedGroupMember, IMGroup, MembersSource
 from ..serializers import DismissGroupSerializer
 from ..signals import group_dismissed
 from .base import Handler, Outcome, Status
@@ -19,10 +21,13 @@ def duplicate_note(group_id: str, dismissal_id: object) -> str:
 class DismissGroupHandler(Handler):
     """``callbackAfterDisMissGroupCommand``: a group was dismissed.
 
-    Stored as one ``DismissedGroup`` per group, with a ``DismissedGroupMember`` per member.
-    The server sends each dismissal twice, the second time with no members, and the two
-    copies race. The unique ``group_id`` decides which copy stores the dismissal and
-    announces it; a later copy never shrinks the snapshot, but completes an empty one.
+    Stored as one ``DismissedGroup`` per group, with a ``DismissedGroupMember`` per member,
+    and the mirror's group marked dismissed. The server sends each dismissal twice, the
+    second time with no members, and the two copies race; an administrator's dismissal
+    comes once, with no members. The unique ``group_id`` decides which copy stores the
+    dismissal and announces it. The snapshot is the callback's members; when it names
+    none, the mirror's members at that moment. A later copy that names members replaces a
+    snapshot the callback did not give; a copy without members never shrinks one.
     """
 
     command = "callbackAfterDisMissGroupCommand"
@@ -32,38 +37,56 @@ class DismissGroupHandler(Handler):
 
     def apply(self, event: CallbackEvent, data: dict[str, Any]) -> Outcome:
         new = self._dismissal(event, data, member_count=0)
+        new.members_source = MembersSource.NONE
         DismissedGroup.objects.bulk_create([new], ignore_conflicts=True)
         dismissal = DismissedGroup.objects.select_for_update().get(group_id=data["group_id"])
-        members = data["member_ids"]
-        completed = bool(members) and dismissal.member_count == 0
-        if completed:
+        group = mirror.lock_group(data["group_id"])  # Always after the dismissal: see mirror.
+        if group.status != IMGroup.Status.DISMISSED:
+            self._dismiss(group, event, data)
+            group.save()
+        mine = dismissal.event_id == event.pk  # This delivery stored it, now or on an earlier try.
+        members, source = data["member_ids"], MembersSource.CALLBACK
+        if not members and mine and dismissal.members_source == MembersSource.NONE:
+            members, source = mirror.current_member_ids(group), MembersSource.MIRROR
+        replaced = bool(members) and dismissal.members_source != MembersSource.CALLBACK
+        note = f"Completed the member snapshot of dismissal #{dismissal.pk}" + (
+            " (it replaces the one taken from the mirror)."
+            if dismissal.members_source == MembersSource.MIRROR
+            else "."
+        )
+        if replaced:
+            dismissal.members.all().delete()
+            using = sql.db_of(event)
             sql.insert_children(
-                DismissedGroupMember,
-                "dismissal",
-                "user_id",
-                dismissal.pk,
-                members,
-                sql.db_of(event),
+                DismissedGroupMember, "dismissal", "user_id", dismissal.pk, members, using
             )
-            dismissal.member_count = len(members)
-            dismissal.save(update_fields=["member_count"])
-        if dismissal.event_id == event.pk:  # This delivery stored it, now or on an earlier try.
+            dismissal.member_count, dismissal.members_source = len(members), source
+            dismissal.save(update_fields=["member_count", "members_source"])
+        if mine:
             return Outcome(announce={"dismissal": dismissal})
-        if completed:
-            return Outcome(
-                note=f"Completed the empty member snapshot of dismissal #{dismissal.pk}."
-            )
+        if replaced:
+            return Outcome(note=note)
         return Outcome(Status.DUPLICATE, duplicate_note(dismissal.group_id, dismissal.pk))
 
     def store_in_one_statement(self, event: CallbackEvent, data: dict[str, Any]) -> Outcome | None:
         dismissal = self._dismissal(event, data, member_count=len(data["member_ids"]))
         children = (DismissedGroupMember, "dismissal", "user_id", data["member_ids"])
+        group = IMGroup(group_id=data["group_id"], owner_id=data["owner_id"])
+        group.group_type = (data["group_type"] or (None, None))[1]
+        self._dismiss(group, event, data)
+        also = (group, "group_id", ("status", "dismissed_at", "last_event"))
         # The note around the stored dismissal's id, which only the statement learns.
         note = tuple(duplicate_note(data["group_id"], "\x00").split("\x00"))
-        status = sql.store_in_one_statement(event, dismissal, "group_id", children, note)  # type: ignore[arg-type]
+        status = sql.store_in_one_statement(event, dismissal, "group_id", children, note, also)  # type: ignore[arg-type]
         if status == Status.PROCESSED:
             return Outcome(announce={"dismissal": dismissal})
         return None if status is None else Outcome(Status.DUPLICATE, event.error)
+
+    @staticmethod
+    def _dismiss(group: IMGroup, event: CallbackEvent, data: dict[str, Any]) -> None:
+        group.status = IMGroup.Status.DISMISSED
+        group.dismissed_at = data["event_time"] or timezone.now()
+        group.last_event = event
 
     @staticmethod
     def _dismissal(event: CallbackEvent, data: dict[str, Any], member_count: int) -> DismissedGroup:

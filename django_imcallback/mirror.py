@@ -1,0 +1,116 @@
+"""The mirror of OpenIM groups (``IMGroup``, ``IMGroupMember``): the changes the group
+handlers make, inside their storing transaction.
+
+Every change to a group starts with ``lock_group``, which creates the group if the
+mirror has never seen it and locks its row: concurrent deliveries about one group apply
+one after the other, in the order they get the lock, and none loses another's change.
+(A dismissal locks its ``DismissedGroup`` first and the group second; nothing locks
+them the other way round.) A change whose body carries an ``eventTime`` older than the
+newest one the row has seen is not applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.db.models import F
+from django.utils import timezone
+
+from .models import CallbackEvent, IMGroup, IMGroupMember
+
+Member = IMGroupMember
+
+
+def lock_group(group_id: str) -> IMGroup:
+    """The mirror's row for ``group_id``, created if new, locked until the transaction ends."""
+    IMGroup.objects.bulk_create([IMGroup(group_id=group_id)], ignore_conflicts=True)
+    return IMGroup.objects.select_for_update().get(group_id=group_id)
+
+
+def is_older(row: IMGroup | IMGroupMember, event_time: datetime | None) -> bool:
+    """Whether a change sent at ``event_time`` is older than what ``row`` already shows."""
+    return event_time is not None and row.event_time is not None and event_time < row.event_time
+
+
+def touch(row: Any, event: CallbackEvent, event_time: datetime | None) -> None:
+    row.last_event = event
+    if event_time is not None:
+        row.event_time = event_time
+
+
+def members(group: IMGroup, user_ids: Iterable[str]) -> dict[str, IMGroupMember]:
+    return {m.user_id: m for m in group.members.filter(user_id__in=list(user_ids))}
+
+
+def admit(
+    group: IMGroup,
+    event: CallbackEvent,
+    users: dict[str, int | None],
+    how: str,
+    event_time: datetime | None = None,
+) -> list[str]:
+    """Make ``users`` (user ID -> role level or None) members; return those who were not."""
+    now, known, changed = timezone.now(), members(group, users), []
+    new, updated = [], []
+    for user_id, role in users.items():
+        member = known.get(user_id)
+        if member is not None and is_older(member, event_time):
+            continue
+        if member is None:
+            member = Member(group=group, user_id=user_id)
+            new.append(member)
+        elif member.left_at is None:  # A member already: at most a new role.
+            if role is not None and member.role_level != role:
+                member.role_level = role
+                touch(member, event, event_time)
+                updated.append(member)
+            continue
+        else:
+            updated.append(member)
+        member.left_at, member.left_how = None, ""
+        member.joined_at, member.joined_how = now, how
+        member.role_level = role if role is not None else member.role_level
+        touch(member, event, event_time)
+        changed.append(user_id)
+    Member.objects.bulk_create(new)
+    fields = ["left_at", "left_how", "role_level", "joined_at", "joined_how", "last_event"]
+    Member.objects.bulk_update(updated, [*fields, "event_time"])
+    return changed
+
+
+def release(
+    group: IMGroup,
+    event: CallbackEvent,
+    user_ids: Iterable[str],
+    how: str,
+    event_time: datetime | None = None,
+) -> list[str]:
+    """End the membership of ``user_ids``; return those who were (or may have been) members."""
+    user_ids = list(dict.fromkeys(user_ids))
+    now, known, changed = timezone.now(), members(group, user_ids), []
+    new, ended = [], []
+    for user_id in user_ids:
+        member = known.get(user_id)
+        if member is None:  # Never seen join: remember that they left.
+            member = Member(group=group, user_id=user_id, left_at=now, left_how=how)
+            touch(member, event, event_time)
+            new.append(member)
+        elif member.left_at is not None or is_older(member, event_time):
+            continue
+        else:
+            member.left_at, member.left_how = now, how
+            touch(member, event, event_time)
+            ended.append(member)
+        changed.append(user_id)
+    Member.objects.bulk_create(new)
+    Member.objects.bulk_update(ended, ["left_at", "left_how", "last_event", "event_time"])
+    return changed
+
+
+def current_member_ids(group: IMGroup) -> list[str]:
+    """The users the mirror holds as members now, owner first, then by user ID."""
+    order = (F("role_level").desc(nulls_last=True), "user_id")
+    rows = group.members.filter(left_at__isnull=True).order_by(*order)
+    return list(rows.values_list("user_id", flat=True))
