@@ -21,6 +21,8 @@ from django.utils import timezone
 from .models import CallbackEvent, IMGroup, IMGroupMember
 
 Member = IMGroupMember
+#: Role levels: the owner, an administrator, an ordinary member.
+OWNER, ADMIN, ORDINARY = 100, 60, 20
 
 
 def lock_group(group_id: str) -> IMGroup:
@@ -51,7 +53,8 @@ def admit(
     how: str,
     event_time: datetime | None = None,
 ) -> list[str]:
-    """Make ``users`` (user ID -> role level or None) members; return those who were not."""
+    """Make ``users`` (user ID -> role level, or None: an ordinary member) members; return
+    those who were not."""
     now, known, changed = timezone.now(), members(group, users), []
     new, updated = [], []
     for user_id, role in users.items():
@@ -71,7 +74,7 @@ def admit(
             updated.append(member)
         member.left_at, member.left_how = None, ""
         member.joined_at, member.joined_how = now, how
-        member.role_level = role if role is not None else member.role_level
+        member.role_level = role if role is not None else ORDINARY
         touch(member, event, event_time)
         changed.append(user_id)
     Member.objects.bulk_create(new)

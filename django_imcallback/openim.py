@@ -24,15 +24,143 @@ def go_json(payload: Any) -> bytes:
 
 
 def dismiss_group_body(group_id: str, owner_id: str, member_ids: list[str]) -> dict[str, Any]:
-    """A ``CallbackDisMissGroupReq`` as the open-source server fills it in."""
+    """A ``CallbackDisMissGroupReq`` as the open-source server fills it in (no eventTime)."""
     return {
         "callbackCommand": DISMISS_GROUP,
         "groupID": group_id,
         "ownerID": owner_id,
         "groupType": "\u0002",  # Go's string(rune(2))
         "membersID": member_ids,
-        "eventTime": int(time.time() * 1000),
     }
+
+
+def _group_info(group_id: str, owner_id: str, member_count: int) -> dict[str, Any]:
+    """``sdkws.GroupInfo``: protobuf's Go structs omit zero values (``omitempty``)."""
+    info = {
+        "groupID": group_id,
+        "groupName": f"Group {group_id}",
+        "ownerUserID": owner_id,
+        "createTime": int(time.time() * 1000),
+        "memberCount": member_count,
+        "creatorUserID": owner_id,
+        "groupType": 2,  # an integer here, unlike the dismissal's string
+    }
+    return {key: value for key, value in info.items() if value}
+
+
+def group_body(
+    command: str,
+    group_id: str = "G001",
+    owner_id: str = "user123",
+    user_ids: list[str] | None = None,
+    op_id: str = "",
+) -> dict[str, Any]:
+    """A group callback's body as the open-source server builds it, keys in its order.
+
+    ``user_ids`` are the users it is about (members, joiners, the quitter, the kicked, the
+    new owner, the member whose info changed: the first of them where there is one).
+    """
+    users = list(user_ids if user_ids is not None else ["user001", "user002"])
+    user = users[0] if users else "user001"
+    name = command.removeprefix("callback").removesuffix("Command")
+    head: dict[str, Any] = {"callbackCommand": command}
+    if name == "AfterDisMissGroup":
+        return dismiss_group_body(group_id, owner_id, users)
+    if name in ("BeforeCreateGroup", "AfterCreateGroup"):
+        members = [{"userID": owner_id, "roleLevel": 100}]
+        members += [{"userID": u, "roleLevel": 20} for u in users if u != owner_id]
+        if name == "BeforeCreateGroup":
+            head["operationID"] = op_id
+        return {**head, **_group_info(group_id, owner_id, len(members)), "initMemberList": members}
+    bodies: dict[str, dict[str, Any]] = {
+        "BeforeMembersJoinGroup": {
+            "groupID": group_id,
+            "memberList": [{"userID": u, "ex": ""} for u in users] or None,
+            "groupEx": "",
+        },
+        "BeforeInviteJoinGroup": {
+            "operationID": op_id,
+            "groupID": group_id,
+            "reason": "",
+            "invitedUserIDs": users or None,
+        },
+        "BeforeJoinGroup": {
+            "groupID": group_id,
+            "groupType": "\u0002",
+            "applyID": user,
+            "reqMessage": "hello",
+            "ex": "",
+        },
+        "AfterJoinGroup": {
+            "operationID": op_id,
+            "groupID": group_id,
+            "reqMessage": "",
+            "joinSource": 3,  # search
+            "inviterUserID": user,  # the user who joined
+        },
+        "AfterQuitGroup": {"groupID": group_id, "userID": user},
+        "AfterKickGroup": {"groupID": group_id, "kickedUserIDs": users or None, "reason": ""},
+        "AfterTransferGroupOwner": {
+            "groupID": group_id,
+            "oldOwnerUserID": owner_id,
+            "newOwnerUserID": user,
+        },
+        "BeforeSetGroupMemberInfo": {
+            "groupID": group_id,
+            "userID": user,
+            "nickName": None,
+            "faceURL": None,
+            "roleLevel": 60,
+            "ex": None,
+        },
+    }
+    bodies["AfterSetGroupMemberInfo"] = bodies["BeforeSetGroupMemberInfo"]
+    info = {
+        "operationID": op_id,
+        "groupID": group_id,
+        "groupName": f"Group {group_id} renamed",
+        "notification": "",
+        "introduction": "",
+        "faceURL": "",
+        "ex": "",
+    }
+    flags = {"needVerification": None, "lookMemberInfo": None, "applyMemberFriend": None}
+    bodies["BeforeSetGroupInfo"] = {**info, **dict.fromkeys(flags, 0)}
+    bodies["AfterSetGroupInfo"] = {**info, **flags}
+    bodies["BeforeSetGroupInfoEx"] = bodies["AfterSetGroupInfoEx"] = {
+        **dict.fromkeys(info, None),
+        "operationID": op_id,
+        "groupID": group_id,
+        "groupName": f"Group {group_id} renamed",
+        **flags,
+    }
+    if name not in bodies:
+        raise ValueError(f"No body known for {command}.")
+    return {**head, **bodies[name]}
+
+
+#: The group commands ``group_body`` builds, before and after.
+GROUP_COMMANDS = [
+    f"callback{name}Command"
+    for name in (
+        "BeforeCreateGroup",
+        "AfterCreateGroup",
+        "BeforeMembersJoinGroup",
+        "BeforeInviteJoinGroup",
+        "BeforeJoinGroup",
+        "AfterJoinGroup",
+        "AfterQuitGroup",
+        "AfterKickGroup",
+        "AfterTransferGroupOwner",
+        "BeforeSetGroupInfo",
+        "AfterSetGroupInfo",
+        "BeforeSetGroupInfoEx",
+        "AfterSetGroupInfoEx",
+        "BeforeSetGroupMemberInfo",
+        "AfterSetGroupMemberInfo",
+        "AfterDisMissGroup",
+    )
+]
 
 
 def operation_id() -> str:

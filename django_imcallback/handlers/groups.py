@@ -27,7 +27,7 @@ from ..signals import (
 )
 from .base import Handler, Outcome, Status
 
-OWNER, ORDINARY = 100, 20
+OWNER, ORDINARY = mirror.OWNER, mirror.ORDINARY
 Source = IMGroupMember.Source
 
 
@@ -198,6 +198,24 @@ class SetGroupInfoSerializer(GroupBodySerializer):
     applyMemberFriend = integer()
 
 
+class SetGroupInfoExSerializer(SetGroupInfoSerializer):
+    """``callbackBefore/AfterSetGroupInfoExCommand``: every field nullable (``null``:
+    unchanged). Should a sender encode protobuf wrappers as objects (``{"value": "x"}``,
+    ``{}`` for the zero value), they are read as their value."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = {key: _unwrap(key, value) for key, value in data.items()}
+        return super().to_internal_value(data)
+
+
+def _unwrap(key: str, value: Any) -> Any:
+    if isinstance(value, dict) and set(value) <= {"value"} and key in INFO_FIELDS:
+        zero = "" if key in ("groupName", "notification", "introduction", "faceURL", "ex") else 0
+        return value.get("value", zero)
+    return value
+
+
 class SetMemberInfoSerializer(GroupBodySerializer):
     """``callbackBefore/AfterSetGroupMemberInfoCommand``."""
 
@@ -350,19 +368,16 @@ class TransferOwnerHandler(GroupChangeHandler):
         old, new = data["oldOwnerUserID"], data["newOwnerUserID"]
         if mirror.is_older(group, data["event_time"]):
             return None
-        changed = group.owner_id != new
+        # The server makes the old owner an ordinary member; both are members after it.
+        roles = {old: ORDINARY, new: OWNER}
+        known = mirror.members(group, roles)
+        changed = group.owner_id != new or any(
+            user not in known or not known[user].is_member or known[user].role_level != role
+            for user, role in roles.items()
+        )
         group.owner_id = new
         mirror.touch(group, event, data["event_time"])
-        known = mirror.members(group, [old, new])
-        for user, role in ((new, OWNER), (old, ORDINARY)):
-            member = known.get(user) or IMGroupMember(
-                group=group, user_id=user, joined_at=timezone.now(), joined_how=Source.SEEN
-            )
-            if member.pk is None or member.role_level != role:
-                member.role_level = role
-                mirror.touch(member, event, data["event_time"])
-                member.save()
-                changed = True
+        mirror.admit(group, event, roles, Source.SEEN, data["event_time"])
         return {"old_owner_id": old, "new_owner_id": new} if changed else None
 
 
@@ -393,6 +408,7 @@ class SetGroupInfoExHandler(SetGroupInfoHandler):
     """``callbackAfterSetGroupInfoExCommand``: only ``null`` means unchanged."""
 
     command = "callbackAfterSetGroupInfoExCommand"
+    serializer_class = SetGroupInfoExSerializer
     unchanged = (None,)
 
 
@@ -447,6 +463,6 @@ def handlers() -> list[Handler]:
         record_only("callbackBeforeInviteJoinGroupCommand", InviteSerializer),
         record_only("callbackBeforeJoinGroupCommand", ApplySerializer),
         record_only("callbackBeforeSetGroupInfoCommand", SetGroupInfoSerializer),
-        record_only("callbackBeforeSetGroupInfoExCommand", SetGroupInfoSerializer),
+        record_only("callbackBeforeSetGroupInfoExCommand", SetGroupInfoExSerializer),
         record_only("callbackBeforeSetGroupMemberInfoCommand", SetMemberInfoSerializer),
     ]

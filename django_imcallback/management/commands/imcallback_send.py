@@ -21,10 +21,20 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("url", help="The webhook url, as configured in webhooks.yml.")
-        parser.add_argument("--command", dest="callback_command", help="Default: dismiss group.")
+        parser.add_argument(
+            "--command",
+            dest="callback_command",
+            help="Default: dismiss group. Any group command (e.g. callbackAfterJoinGroupCommand) "
+            "gets a body as the server builds it; others need --from-file.",
+        )
         parser.add_argument("--group", default="G001", help="groupID (default: G001).")
         parser.add_argument("--owner", default="user123", help="ownerID (default: user123).")
         parser.add_argument("--members", type=int, default=2, help="Member count (default: 2).")
+        parser.add_argument(
+            "--users",
+            help="Comma-separated user IDs the callback is about (members, the joiner, the "
+            "quitter, the kicked, the new owner); default: --members generated IDs.",
+        )
         parser.add_argument(
             "--from-file", metavar="FILE", help="Send this JSON body instead ('-': stdin)."
         )
@@ -32,6 +42,7 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float, default=5.0, help="Seconds (default 5).")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        options["operation_id"] = options["operation_id"] or openim.operation_id()
         payload = self._payload(options)
         command = options["callback_command"] or payload.get("callbackCommand")
         if not command:
@@ -40,7 +51,7 @@ class Command(BaseCommand):
             options["url"],
             command,
             openim.go_json(payload),
-            options["operation_id"] or openim.operation_id(),
+            options["operation_id"],
         )
         self.stderr.write(f"POST {request.url} ({len(request.body)} bytes)")
         status, answer = self._post(request, options["timeout"])
@@ -67,7 +78,19 @@ class Command(BaseCommand):
         if options["members"] < 0:
             raise CommandError("--members must be >= 0.")
         members = [f"user{i:06d}" for i in range(1, options["members"] + 1)]
-        return openim.dismiss_group_body(options["group"], options["owner"], members)
+        if options["users"] is not None:
+            members = [user for user in options["users"].split(",") if user]
+        command = options["callback_command"] or openim.DISMISS_GROUP
+        known = {name.lower(): name for name in openim.GROUP_COMMANDS}
+        if command.lower() not in known:
+            raise CommandError(f"No body known for {command}: give one with --from-file.")
+        return openim.group_body(
+            known[command.lower()],
+            options["group"],
+            options["owner"],
+            members,
+            options["operation_id"],
+        )
 
     def _post(self, request: openim.Request, timeout: float) -> tuple[int, str]:
         http_request = urllib.request.Request(  # noqa: S310 - the operator's own url

@@ -1,0 +1,354 @@
+"""The group callbacks, the mirror of groups and members, and whole dismissal snapshots."""
+
+import threading
+
+import pytest
+from django.db import connections
+from django.test import Client
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from django_imcallback.models import (
+    CallbackEvent,
+    DismissedGroup,
+    IMGroup,
+    IMGroupChange,
+    IMGroupMember,
+)
+from django_imcallback.openim import GROUP_COMMANDS, go_json, group_body
+from django_imcallback.signals import (
+    group_created,
+    group_dismissed,
+    group_info_changed,
+    group_member_changed,
+    group_member_left,
+    group_members_joined,
+    group_owner_changed,
+)
+
+from .conftest import SUCCESS, Recorder, requires_postgres
+from .factories import DISMISS
+from .handler_cases import HandlerContract
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+Status = CallbackEvent.Status
+CREATE = "callbackAfterCreateGroupCommand"
+JOIN = "callbackAfterJoinGroupCommand"
+QUIT = "callbackAfterQuitGroupCommand"
+KICK = "callbackAfterKickGroupCommand"
+TRANSFER = "callbackAfterTransferGroupOwnerCommand"
+
+
+def members_of(group_id):
+    group = IMGroup.objects.get(group_id=group_id)
+    return set(group.members.filter(left_at__isnull=True).values_list("user_id", flat=True))
+
+
+def send(post, command, group_id="G1", users=None, **changes):
+    body = {**group_body(command, group_id, "owner", users, "op"), **changes}
+    response = post(body, command)
+    assert response.json() == SUCCESS, response.content
+    return CallbackEvent.objects.order_by("-pk").first()
+
+
+@pytest.fixture
+def recorder():
+    def connect(signal):
+        receiver = Recorder()
+        signal.connect(receiver, weak=False)
+        receivers.append((signal, receiver))
+        return receiver
+
+    receivers = []
+    yield connect
+    for signal, receiver in receivers:
+        signal.disconnect(receiver)
+
+
+# -- every after handler through the core's contract --------------------------------------
+
+
+class GroupContract(HandlerContract):
+    users = ["u-1"]
+
+    def body(self, key):
+        return group_body(self.command, f"g-{key}", "owner", self.users, "op")
+
+    def stored(self, key):
+        return IMGroupChange.objects.filter(group__group_id=f"g-{key}").count()
+
+
+class TestCreate(GroupContract):
+    command, signal = CREATE, group_created
+
+
+class TestMembersJoin(GroupContract):
+    command, signal = "callbackBeforeMembersJoinGroupCommand", group_members_joined
+
+
+class TestJoin(GroupContract):
+    command, signal = JOIN, group_members_joined
+
+
+class TestQuit(GroupContract):
+    command, signal = QUIT, group_member_left
+
+
+class TestKick(GroupContract):
+    command, signal = KICK, group_member_left
+
+
+class TestTransfer(GroupContract):
+    command, signal = TRANSFER, group_owner_changed
+
+
+class TestSetInfo(GroupContract):
+    command, signal = "callbackAfterSetGroupInfoCommand", group_info_changed
+
+
+class TestSetInfoEx(GroupContract):
+    command, signal = "callbackAfterSetGroupInfoExCommand", group_info_changed
+
+
+class TestSetMemberInfo(GroupContract):
+    command, signal = "callbackAfterSetGroupMemberInfoCommand", group_member_changed
+
+
+# -- the wire ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", GROUP_COMMANDS)
+def test_every_group_command_is_typed_and_stored_as_the_server_sends_it(post, command):
+    response = post(group_body(command, "G1", "owner", ["a", "b"], "op-1"), command)
+
+    assert response.json() == SUCCESS  # before-callbacks: the allow answer, at once
+    event = CallbackEvent.objects.get()
+    assert (event.command, event.status) == (command, Status.PROCESSED)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [c for c in GROUP_COMMANDS if c.startswith("callbackBefore") and "MembersJoin" not in c],
+)
+def test_before_callbacks_are_recorded_and_change_nothing(post, received_signals, command):
+    send(post, command, users=["a"])
+
+    assert not IMGroup.objects.exists()
+    assert [call["command"] for call in received_signals] == [command]
+
+
+def test_a_create_body_has_an_integer_group_type_and_an_application_a_string(post):
+    send(post, CREATE)
+    assert IMGroup.objects.get().group_type == 2
+    bad = {**group_body(CREATE, "G2"), "groupType": "two"}
+    assert post(bad, CREATE).status_code == 400
+    apply = group_body("callbackBeforeJoinGroupCommand", "G3", user_ids=["a"])
+    assert apply["groupType"] == "\u0002"
+    assert post(apply, "callbackBeforeJoinGroupCommand").json() == SUCCESS
+
+
+def test_null_lists_and_html_escapes_are_read_as_go_writes_them(post):
+    event = send(post, CREATE, groupName="<b>Tom & Jerry</b>")
+    assert b'"groupName":"\\u003cb\\u003eTom \\u0026 Jerry' in bytes(event.body)
+    assert IMGroup.objects.get().name == "<b>Tom & Jerry</b>"
+
+    event = send(post, KICK, kickedUserIDs=None)
+    assert event.status == Status.DUPLICATE  # nobody named: nothing changed
+
+    event = send(post, "callbackBeforeMembersJoinGroupCommand", memberList=None)
+    assert event.status == Status.DUPLICATE
+
+
+def test_the_join_callbacks_joiner_is_its_inviter_user_id(post):
+    send(post, JOIN, users=["joiner"])
+
+    member = IMGroupMember.objects.get(user_id="joiner")
+    assert (member.is_member, member.joined_how) == (True, "joined")
+
+
+def test_set_info_ex_null_means_unchanged_and_wrappers_are_read(post, recorder):
+    changed = recorder(group_info_changed)
+    send(post, CREATE, groupName="Old")
+    send(post, "callbackAfterSetGroupInfoExCommand", groupName={"value": "New"}, ex="x")
+
+    group = IMGroup.objects.get()
+    assert (group.name, group.info["ex"], group.info["notification"]) == (
+        "New",
+        "x",
+        None,
+    )  # null: unchanged
+    assert changed.calls[0]["changes"] == {"groupName": "New", "ex": "x"}
+
+
+# -- the mirror -------------------------------------------------------------------------
+
+
+def test_a_group_followed_from_creation_gives_the_administrators_dismissal_its_members(
+    post, recorder
+):
+    dismissed = recorder(group_dismissed)
+    left = recorder(group_member_left)
+    send(post, CREATE, users=["a", "b"])
+    send(post, JOIN, users=["c"])
+    send(post, "callbackBeforeMembersJoinGroupCommand", users=["invited"])
+    send(post, QUIT, users=["a"])
+    send(post, KICK, users=["b"], reason="spam")
+    send(post, TRANSFER, users=["c"])
+
+    send(post, DISMISS, users=[], membersID=None)  # deleteMember: true, one callback
+
+    dismissal = DismissedGroup.objects.get()
+    assert dismissal.members_source == "mirror"
+    assert set(dismissal.members.values_list("user_id", flat=True)) == {"owner", "c", "invited"}
+    assert dismissal.member_count == 3
+    group = IMGroup.objects.get()
+    assert (group.status, group.owner_id) == ("dismissed", "c")
+    assert [call["dismissal"].pk for call in dismissed.calls] == [dismissal.pk]
+    assert [(c["user_ids"], c["reason"], c["message"]) for c in left.calls] == [
+        (["a"], "quit", ""),
+        (["b"], "kicked", "spam"),
+    ]
+
+
+def test_the_servers_own_member_list_replaces_a_snapshot_from_the_mirror(post, recorder):
+    dismissed = recorder(group_dismissed)
+    send(post, CREATE, users=["a"])
+    send(post, DISMISS, users=[], membersID=None)
+    send(post, DISMISS, users=["a", "late"])
+    send(post, DISMISS, users=[], membersID=[])  # never shrinks it
+
+    dismissal = DismissedGroup.objects.get()
+    assert dismissal.members_source == "callback"
+    assert set(dismissal.members.values_list("user_id", flat=True)) == {"a", "late"}
+    assert len(dismissed.calls) == 1
+
+
+def test_a_dismissal_of_a_group_never_seen_knows_nothing_of_its_members(post):
+    send(post, DISMISS, "unknown", users=[], membersID=None)
+
+    dismissal = DismissedGroup.objects.get()
+    assert (dismissal.members_source, dismissal.member_count) == ("none", 0)
+    assert IMGroup.objects.get().status == "dismissed"
+
+
+def test_a_user_who_quits_and_rejoins_is_a_member_again(post, recorder):
+    joined = recorder(group_members_joined)
+    send(post, JOIN, users=["u"])
+    send(post, QUIT, users=["u"])
+    send(post, JOIN, users=["u"])
+
+    member = IMGroupMember.objects.get()
+    assert (member.is_member, member.left_how) == (True, "")
+    assert len(joined.calls) == 2
+
+
+def test_a_quit_for_a_group_never_seen_creates_it_and_remembers_the_departure(post):
+    send(post, QUIT, users=["u"])
+
+    member = IMGroupMember.objects.get()
+    assert (member.is_member, member.left_how, member.group.group_id) == (False, "quit", "G1")
+
+
+def test_an_older_event_time_never_overwrites_a_newer_change(post):
+    send(post, TRANSFER, users=["new"], eventTime=2_000_000)
+    event = send(post, TRANSFER, users=["older"], eventTime=1_000_000)
+
+    assert IMGroup.objects.get().owner_id == "new"
+    assert event.status == Status.DUPLICATE
+    send(post, QUIT, users=["x"], eventTime=5_000)
+    send(post, JOIN, users=["x"], eventTime=4_000)  # sent before the quit: stays out
+    assert "x" not in members_of("G1")
+
+
+ops = st.lists(
+    st.tuples(st.sampled_from(["join", "quit", "kick", "transfer"]), st.sampled_from("abcdef")),
+    max_size=25,
+)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(founders=st.sets(st.sampled_from("abcdef"), max_size=4), steps=ops)
+def test_the_mirror_follows_any_lifecycle_as_a_plain_model_does(post, founders, steps):
+    group_id = f"prop-{IMGroup.objects.count()}"
+    model = {"owner": 100, **{u: 20 for u in founders if u != "owner"}}
+    owner = "owner"
+    send(post, CREATE, group_id, users=sorted(founders))
+    for op, user in steps:
+        if op == "join":
+            send(post, JOIN, group_id, users=[user])
+            model.setdefault(user, 20)
+        elif op in ("quit", "kick"):
+            send(post, QUIT if op == "quit" else KICK, group_id, users=[user])
+            model.pop(user, None)
+        else:
+            body = {"oldOwnerUserID": owner, "newOwnerUserID": user}
+            send(post, TRANSFER, group_id, users=[user], **body)
+            model[owner], model[user], owner = 20, 100, user
+
+    group = IMGroup.objects.get(group_id=group_id)
+    mirrored = dict(group.members.filter(left_at=None).values_list("user_id", "role_level"))
+    assert mirrored == model
+    assert group.owner_id == owner
+
+
+# -- concurrency (PostgreSQL) -----------------------------------------------------------
+
+
+def _post_in_thread(command, group_id, users, **changes):
+    try:
+        body = {**group_body(command, group_id, "owner", users, "op"), **changes}
+        return Client().post(
+            f"/imcallback/{command}", go_json(body), content_type="application/json"
+        )
+    finally:
+        connections.close_all()
+
+
+@requires_postgres
+def test_concurrent_joins_and_quits_of_one_group_lose_nothing():
+    threads, answers = [], []
+
+    def worker(n):
+        for i in range(6):
+            answers.append(_post_in_thread(JOIN, "busy", [f"u{n}-{i}"]).status_code)
+            if i % 2:
+                answers.append(_post_in_thread(QUIT, "busy", [f"u{n}-{i}"]).status_code)
+
+    for n in range(8):
+        threads.append(threading.Thread(target=worker, args=(n,)))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert answers == [200] * 72
+    assert members_of("busy") == {f"u{n}-{i}" for n in range(8) for i in (0, 2, 4)}
+    assert IMGroupChange.objects.count() == 72
+
+
+@requires_postgres
+@pytest.mark.parametrize("attempt", range(4))
+def test_a_quit_racing_the_member_less_dismissal_gives_one_of_two_whole_snapshots(post, attempt):
+    group_id = f"race-{attempt}"
+    send(post, CREATE, group_id, users=["a", "b", "c"])
+    threads = [
+        threading.Thread(target=_post_in_thread, args=(QUIT, group_id, ["c"])),
+        threading.Thread(
+            target=_post_in_thread, args=(DISMISS, group_id, []), kwargs={"membersID": None}
+        ),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    dismissal = DismissedGroup.objects.get(group_id=group_id)
+    snapshot = sorted(dismissal.members.values_list("user_id", flat=True))
+    assert snapshot in (["a", "b", "c", "owner"], ["a", "b", "owner"])
+    assert dismissal.member_count == len(snapshot)
+    assert dismissal.members_source == "mirror"
