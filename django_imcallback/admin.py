@@ -12,14 +12,21 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from .handlers import registry
-from .models import CallbackEvent, DismissedGroup, DismissedGroupMember
+from .models import (
+    CallbackEvent,
+    DismissedGroup,
+    DismissedGroupMember,
+    IMGroup,
+    IMGroupMember,
+)
 from .replay import replay_events
 
 MEMBER_PREVIEW = 200
@@ -162,10 +169,12 @@ class DismissedGroupAdmin(ReadOnlyAdmin):
         "group_id",
         "owner_id",
         "member_count",
+        "members_source",
         "group_type",
         "event_time",
         "received_at",
     )
+    list_filter = ("members_source",)
     search_fields = ("group_id",)
     search_help_text = _("Exact group ID, owner ID or the user ID of any member.")
     ordering = ("-id",)
@@ -175,9 +184,11 @@ class DismissedGroupAdmin(ReadOnlyAdmin):
         "group_type",
         "group_type_as_sent",
         "member_count",
+        "members_source",
         "event_time",
         "received_at",
         "event_link",
+        "group_link",
         "members_preview",
     )
     readonly_fields = fields
@@ -196,6 +207,14 @@ class DismissedGroupAdmin(ReadOnlyAdmin):
             return "-"
         url = reverse("admin:django_imcallback_callbackevent_change", args=[obj.event_id])
         return format_html('<a href="{}">#{}</a>', url, obj.event_id)
+
+    @admin.display(description=_("group"))
+    def group_link(self, obj: DismissedGroup) -> str:
+        group = IMGroup.objects.filter(group_id=obj.group_id).values_list("pk", flat=True)
+        if not group:
+            return "-"
+        url = reverse("admin:django_imcallback_imgroup_change", args=[group[0]])
+        return format_html('<a href="{}">{}</a>', url, obj.group_id)
 
     @admin.display(description=_("members"))
     def members_preview(self, obj: DismissedGroup) -> str:
@@ -232,3 +251,115 @@ class DismissedGroupMemberAdmin(ReadOnlyAdmin):
 
     def exact_search(self, queryset: QuerySet[Any], term: str) -> QuerySet[Any]:
         return queryset.filter(user_id=term)
+
+
+def _event_link(event_id: int | None) -> str:
+    if event_id is None:
+        return "-"
+    url = reverse("admin:django_imcallback_callbackevent_change", args=[event_id])
+    return format_html('<a href="{}">#{}</a>', url, event_id)
+
+
+@admin.register(IMGroup)
+class IMGroupAdmin(ReadOnlyAdmin):
+    """The mirror of groups: who is in a group now, who was, and what said so."""
+
+    list_display = ("group_id", "name", "owner_id", "status", "created_at", "first_seen_at")
+    list_filter = ("status",)
+    search_fields = ("group_id",)
+    search_help_text = _("Exact group ID, owner ID or the user ID of a member (current or former).")
+    ordering = ("-id",)
+    fields = (
+        "group_id",
+        "name",
+        "owner_id",
+        "group_type",
+        "status",
+        "created_at",
+        "dismissed_at",
+        "first_seen_at",
+        "info",
+        "dismissal_link",
+        "current_members",
+        "former_members",
+        "changes",
+    )
+    readonly_fields = fields
+
+    def exact_search(self, queryset: QuerySet[Any], term: str) -> QuerySet[Any]:
+        members = IMGroupMember.objects.filter(user_id=term).values("group_id")
+        return queryset.filter(Q(group_id=term) | Q(owner_id=term) | Q(pk__in=members))
+
+    def _members(self, obj: IMGroup, current: bool) -> str:
+        order = (F("role_level").desc(nulls_last=True), "user_id")
+        rows = obj.members.filter(left_at__isnull=current).order_by(*order)
+        shown = list(rows.values_list("user_id", "role_level", "left_how")[:MEMBER_PREVIEW])
+        if not shown:
+            return "-"
+        if current:
+            items = ((user, role if role is not None else "?") for user, role, _ in shown)
+            listing = format_html_join(", ", "{} ({})", items)
+        else:
+            listing = format_html_join(", ", "{} ({})", ((u, how) for u, _, how in shown))
+        url = reverse("admin:django_imcallback_imgroupmember_changelist")
+        link = f"{url}?group__id__exact={obj.pk}&left_at__isempty={int(current)}"
+        return format_html('{} (<a href="{}">{}</a>)', listing, link, _("list"))
+
+    @admin.display(description=_("members now"))
+    def current_members(self, obj: IMGroup) -> str:
+        return self._members(obj, current=True)
+
+    @admin.display(description=_("former members"))
+    def former_members(self, obj: IMGroup) -> str:
+        return self._members(obj, current=False)
+
+    @admin.display(description=_("dismissal"))
+    def dismissal_link(self, obj: IMGroup) -> str:
+        found = DismissedGroup.objects.filter(group_id=obj.group_id).values_list("pk", flat=True)
+        if not found:
+            return "-"
+        url = reverse("admin:django_imcallback_dismissedgroup_change", args=[found[0]])
+        return format_html('<a href="{}">#{}</a>', url, found[0])
+
+    @admin.display(description=_("events that shaped it"))
+    def changes(self, obj: IMGroup) -> str:
+        changes = obj.changes.order_by("-event_id").values_list("event_id", "kind")[:200]
+        rows = ((_event_link(event_id), kind) for event_id, kind in changes)
+        return format_html_join(mark_safe("<br>"), "{} {}", rows) or "-"
+
+
+@admin.register(IMGroupMember)
+class IMGroupMemberAdmin(ReadOnlyAdmin):
+    list_display = (
+        "user_id",
+        "group",
+        "role_level",
+        "joined_at",
+        "joined_how",
+        "left_at",
+        "left_how",
+    )
+    list_select_related = ("group",)
+    list_filter = (("left_at", admin.EmptyFieldListFilter), "joined_how", "left_how")
+    search_fields = ("user_id",)
+    search_help_text = _("Exact user ID.")
+    ordering = ("-id",)
+    fields = (
+        "user_id",
+        "group",
+        "role_level",
+        "joined_at",
+        "joined_how",
+        "left_at",
+        "left_how",
+        "info",
+        "last_event_link",
+    )
+    readonly_fields = fields
+
+    def exact_search(self, queryset: QuerySet[Any], term: str) -> QuerySet[Any]:
+        return queryset.filter(user_id=term)
+
+    @admin.display(description=_("last changed by"))
+    def last_event_link(self, obj: IMGroupMember) -> str:
+        return _event_link(obj.last_event_id)

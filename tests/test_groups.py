@@ -45,8 +45,8 @@ def members_of(group_id):
     return set(group.members.filter(left_at__isnull=True).values_list("user_id", flat=True))
 
 
-def send(post, command, group_id="G1", users=None, **changes):
-    body = {**group_body(command, group_id, "owner", users, "op"), **changes}
+def send(post, command, group_id="G1", users=None, owner="owner", **changes):
+    body = {**group_body(command, group_id, owner, users, "op"), **changes}
     response = post(body, command)
     assert response.json() == SUCCESS, response.content
     return CallbackEvent.objects.order_by("-pk").first()
@@ -352,3 +352,59 @@ def test_a_quit_racing_the_member_less_dismissal_gives_one_of_two_whole_snapshot
     assert snapshot in (["a", "b", "c", "owner"], ["a", "b", "owner"])
     assert dismissal.member_count == len(snapshot)
     assert dismissal.members_source == "mirror"
+
+
+# -- admin ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("term", ["G1", "owner", "gone", "c"])
+def test_groups_are_found_by_group_owner_and_member_current_or_former(admin_client, post, term):
+    send(post, CREATE, users=["c", "gone"])
+    send(post, QUIT, users=["gone"])
+    send(post, CREATE, "other", users=["x"], owner="someone")
+
+    response = admin_client.get("/admin/django_imcallback/imgroup/", {"q": term})
+
+    assert response.status_code == 200
+    assert list(response.context["cl"].result_list) == [IMGroup.objects.get(group_id="G1")]
+
+
+def test_a_groups_page_shows_members_former_members_events_and_its_dismissal(admin_client, post):
+    created = send(post, CREATE, users=["stays"])
+    quit_event = send(post, JOIN, users=["leaves"])
+    send(post, QUIT, users=["leaves"])
+    send(post, DISMISS, users=[], membersID=None)
+    group = IMGroup.objects.get()
+
+    page = admin_client.get(f"/admin/django_imcallback/imgroup/{group.pk}/change/")
+
+    assert page.status_code == 200
+    text = page.content.decode()
+    fields = page.context["adminform"].form.instance
+    assert fields == group
+    current = page.context["adminform"].model_admin.current_members(group)
+    former = page.context["adminform"].model_admin.former_members(group)
+    assert "stays (20)" in current
+    assert "leaves" not in current
+    assert "leaves (quit)" in former
+    for event in (created, quit_event):
+        assert f"/admin/django_imcallback/callbackevent/{event.pk}/change/" in text
+    dismissal = DismissedGroup.objects.get()
+    assert f"/admin/django_imcallback/dismissedgroup/{dismissal.pk}/change/" in text
+
+    dismissal_page = admin_client.get(
+        f"/admin/django_imcallback/dismissedgroup/{dismissal.pk}/change/"
+    )
+    assert f"/admin/django_imcallback/imgroup/{group.pk}/change/" in dismissal_page.content.decode()
+    assert "the mirror" in dismissal_page.content.decode()
+
+
+@pytest.mark.parametrize("model", ["imgroup", "imgroupmember"])
+def test_the_mirror_is_read_only_in_the_admin(admin_client, post, model):
+    send(post, CREATE, users=["a"])
+    obj = (IMGroup if model == "imgroup" else IMGroupMember).objects.first()
+
+    assert admin_client.get(f"/admin/django_imcallback/{model}/add/").status_code == 403
+    page = admin_client.get(f"/admin/django_imcallback/{model}/{obj.pk}/change/")
+    assert page.status_code == 200
+    assert b'name="_save"' not in page.content
