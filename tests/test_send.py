@@ -80,3 +80,24 @@ def test_urls_are_built_like_the_server_builds_them(url, expected):
 
 def test_go_json_matches_gos_encoder():
     assert openim.go_json({"a": "<&>\u2028é"}) == b'{"a":"\\u003c\\u0026\\u003e\\u2028\xc3\xa9"}\n'
+
+
+@pytest.mark.parametrize(
+    "command", ["callbackAfterJoinGroupCommand", "callbackAfterKickGroupCommand"]
+)
+def test_sends_a_group_command_as_the_server_encodes_it(live_server, command):
+    call_command(
+        "imcallback_send", f"{live_server.url}/imcallback", "--command", command, "--users", "u7"
+    )
+
+    event = CallbackEvent.objects.get()
+    assert (event.command, event.status) == (command, "processed")
+    assert bytes(event.body).endswith(b"}\n")  # Go's encoder: a trailing newline
+    assert b'"u7"' in bytes(event.body)
+
+
+def test_a_command_without_a_known_body_needs_a_file(live_server):
+    with pytest.raises(CommandError, match="No body known"):
+        call_command(
+            "imcallback_send", live_server.url, "--command", "callbackAfterUserOnlineCommand"
+        )
