@@ -19,8 +19,50 @@ local headers = {
 -- BENCH_REPEAT=1: send every group twice, as OpenIM does: with its members, then without.
 local repeat_each = os.getenv("BENCH_REPEAT") == "1"
 
+-- BENCH_MIX=1: a busy server's group callbacks, ten per group: a creation, five direct
+-- joins, two quits, a kick and the dismissal (with its members), posted to BENCH_BASE.
+local mix = os.getenv("BENCH_MIX") == "1"
+local base = os.getenv("BENCH_BASE") or "/imcallback/"
+local cycle = {"create", "join", "join", "join", "join", "join", "quit", "quit", "kick", "dismiss"}
+
+local function mixed(id, step)
+  local op, user = cycle[step + 1], nil
+  if op == "join" then user = string.format("u%d", step) end
+  if op == "quit" then user = string.format("u%d", step - 5) end
+  if op == "kick" then user = "u3" end
+  if op == "create" then
+    return "callbackAfterCreateGroupCommand", string.format(
+      '{"callbackCommand":"callbackAfterCreateGroupCommand","groupID":"%s","groupName":"n",'
+      .. '"ownerUserID":"o-%s","createTime":1700000000000,"memberCount":3,'
+      .. '"creatorUserID":"o-%s","groupType":2,"initMemberList":[{"userID":"o-%s",'
+      .. '"roleLevel":100},{"userID":"m1","roleLevel":20},{"userID":"m2","roleLevel":20}]}\n',
+      id, id, id, id)
+  elseif op == "join" then
+    return "callbackAfterJoinGroupCommand", string.format(
+      '{"callbackCommand":"callbackAfterJoinGroupCommand","operationID":"x","groupID":"%s",'
+      .. '"reqMessage":"","joinSource":3,"inviterUserID":"%s"}\n', id, user)
+  elseif op == "quit" then
+    return "callbackAfterQuitGroupCommand", string.format(
+      '{"callbackCommand":"callbackAfterQuitGroupCommand","groupID":"%s","userID":"%s"}\n',
+      id, user)
+  elseif op == "kick" then
+    return "callbackAfterKickGroupCommand", string.format(
+      '{"callbackCommand":"callbackAfterKickGroupCommand","groupID":"%s",'
+      .. '"kickedUserIDs":["%s"],"reason":""}\n', id, user)
+  end
+  return "callbackAfterDisMissGroupCommand", string.format(
+    '{"callbackCommand":"callbackAfterDisMissGroupCommand","groupID":"%s","ownerID":"o-%s",'
+    .. '"groupType":"\\u0002","membersID":["o-%s","m1","m2","u4","u5"]}\n', id, id, id)
+end
+
 request = function()
   counter = counter + 1
+  if mix then
+    local id = string.format("%s-%d-%d", prefix, tid, math.floor((counter - 1) / 10))
+    local command, body = mixed(id, (counter - 1) % 10)
+    headers["Operationid"] = string.format("op-%s-%d-%d", prefix, tid, counter)
+    return wrk.format("POST", base .. command, headers, body)
+  end
   local group = counter
   local members = nil
   if repeat_each then
