@@ -11,7 +11,7 @@ newest one the row has seen is not applied.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -49,7 +49,7 @@ def members(group: IMGroup, user_ids: Iterable[str]) -> dict[str, IMGroupMember]
 def admit(
     group: IMGroup,
     event: CallbackEvent,
-    users: dict[str, int | None],
+    users: Mapping[str, int | None],
     how: str,
     event_time: datetime | None = None,
 ) -> list[str]:

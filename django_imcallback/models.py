@@ -192,6 +192,18 @@ class DismissedGroupMember(models.Model):
         return self.user_id
 
 
+def last_event_field() -> models.ForeignKey[CallbackEvent | None, CallbackEvent | None]:
+    """The mirror's link to the delivery that last changed a row."""
+    return models.ForeignKey(
+        CallbackEvent,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("last changed by"),
+    )
+
+
 class IMGroup(models.Model):
     """The app's mirror of an OpenIM group, kept up to date by the group callbacks.
 
@@ -227,14 +239,7 @@ class IMGroup(models.Model):
         blank=True,
         help_text=_("The newest eventTime a change carried; older changes are not applied."),
     )
-    last_event = models.ForeignKey(
-        CallbackEvent,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("last changed by"),
-    )
+    last_event = last_event_field()
 
     class Meta:
         verbose_name = _("group")
@@ -277,14 +282,7 @@ class IMGroupMember(models.Model):
     left_how = models.CharField(_("left how"), max_length=16, blank=True)
     info = models.JSONField(_("member info"), default=dict, blank=True)
     event_time = models.DateTimeField(_("latest eventTime"), null=True, blank=True)
-    last_event = models.ForeignKey(
-        CallbackEvent,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("last changed by"),
-    )
+    last_event = last_event_field()
 
     class Meta:
         verbose_name = _("group member")

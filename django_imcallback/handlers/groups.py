@@ -37,7 +37,7 @@ class StrictIntegerField(serializers.IntegerField):
     def to_internal_value(self, data: Any) -> int:
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("invalid")
-        return super().to_internal_value(data)  # type: ignore[no-any-return]
+        return super().to_internal_value(data)
 
 
 def text(**kwargs: Any) -> WireStringField:
@@ -439,7 +439,7 @@ class SetMemberInfoHandler(GroupChangeHandler):
 
 
 def record_only(command: str, serializer: type[serializers.Serializer[Any]]) -> RecordOnlyHandler:
-    handler_class = type(
+    handler_class: type[RecordOnlyHandler] = type(
         command.removeprefix("callback").removesuffix("Command") + "Handler",
         (RecordOnlyHandler,),
         {"command": command, "serializer_class": serializer, "__module__": __name__},
