@@ -52,6 +52,10 @@ class WireStringFieldExtension(OpenApiSerializerFieldExtension):
         schema: dict[str, Any] = {"type": "string", "pattern": NO_NUL}
         if field.min_length:
             schema["minLength"] = field.min_length
+        if field.allow_blank:
+            # drf-spectacular adds the blank string as a oneOf branch of its own: keep the
+            # branches exclusive, or "" would match both.
+            schema["minLength"] = max(1, field.min_length or 0)
         if field.max_length:
             schema["maxLength"] = field.max_length
         if field.allow_null:

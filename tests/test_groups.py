@@ -160,6 +160,20 @@ def test_null_lists_and_html_escapes_are_read_as_go_writes_them(post):
     assert event.status == Status.DUPLICATE
 
 
+@pytest.mark.parametrize(
+    ("command", "body"),
+    [
+        (CREATE, {"initMemberList": [None]}),
+        ("callbackBeforeMembersJoinGroupCommand", {"memberList": [None]}),
+    ],
+)
+def test_a_null_member_in_a_member_list_is_an_invalid_body(post, command, body):
+    response = post({**group_body(command), **body}, command)
+
+    assert response.status_code == 400
+    assert CallbackEvent.objects.get().status == Status.INVALID
+
+
 def test_the_join_callbacks_joiner_is_its_inviter_user_id(post):
     send(post, JOIN, users=["joiner"])
 
@@ -167,10 +181,10 @@ def test_the_join_callbacks_joiner_is_its_inviter_user_id(post):
     assert (member.is_member, member.joined_how) == (True, "joined")
 
 
-def test_set_info_ex_null_means_unchanged_and_wrappers_are_read(post, recorder):
+def test_set_info_ex_null_means_unchanged(post, recorder):
     changed = recorder(group_info_changed)
     send(post, CREATE, groupName="Old")
-    send(post, "callbackAfterSetGroupInfoExCommand", groupName={"value": "New"}, ex="x")
+    send(post, "callbackAfterSetGroupInfoExCommand", groupName="New", ex="x")
 
     group = IMGroup.objects.get()
     assert (group.name, group.info["ex"], group.info["notification"]) == (

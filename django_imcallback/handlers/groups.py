@@ -97,10 +97,15 @@ class InitMemberSerializer(serializers.Serializer[Any]):
     roleLevel = integer()
 
 
+def member_list(child: serializers.Serializer[Any]) -> serializers.ListSerializer[Any]:
+    """A list of member objects; the list may be ``null`` (Go's nil slice), its items not."""
+    return serializers.ListSerializer(child=child, required=False, allow_null=True, default=list)
+
+
 class CreateGroupSerializer(GroupInfoSerializer):
     """``callbackBefore/AfterCreateGroupCommand``."""
 
-    initMemberList = InitMemberSerializer(many=True, required=False, allow_null=True, default=list)
+    initMemberList = member_list(InitMemberSerializer())
 
 
 class JoiningMemberSerializer(serializers.Serializer[Any]):
@@ -111,7 +116,7 @@ class JoiningMemberSerializer(serializers.Serializer[Any]):
 class MembersJoinSerializer(GroupBodySerializer):
     """``callbackBeforeMembersJoinGroupCommand``."""
 
-    memberList = JoiningMemberSerializer(many=True, required=False, allow_null=True, default=list)
+    memberList = member_list(JoiningMemberSerializer())
     groupEx = text()
 
 
@@ -200,20 +205,7 @@ class SetGroupInfoSerializer(GroupBodySerializer):
 
 class SetGroupInfoExSerializer(SetGroupInfoSerializer):
     """``callbackBefore/AfterSetGroupInfoExCommand``: every field nullable (``null``:
-    unchanged). Should a sender encode protobuf wrappers as objects (``{"value": "x"}``,
-    ``{}`` for the zero value), they are read as their value."""
-
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, dict):
-            data = {key: _unwrap(key, value) for key, value in data.items()}
-        return super().to_internal_value(data)
-
-
-def _unwrap(key: str, value: Any) -> Any:
-    if isinstance(value, dict) and set(value) <= {"value"} and key in INFO_FIELDS:
-        zero = "" if key in ("groupName", "notification", "introduction", "faceURL", "ex") else 0
-        return value.get("value", zero)
-    return value
+    unchanged)."""
 
 
 class SetMemberInfoSerializer(GroupBodySerializer):
