@@ -30,6 +30,6 @@ class PlainCallbackView(View):
             return error(exc.status_code, str(exc.detail), headers=exc.headers)
         event = new_event(request, command)
         result = CallbackView._process(self, request, event)
-        response = answer(result)
+        response = answer(result, event)
         log_delivery(event, result.group_id, response, time.perf_counter() - started)
         return response

@@ -9,7 +9,7 @@ from django.apps import AppConfig
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
-from .conf import DEFAULTS, imcallback_settings
+from .conf import DEFAULTS, RECORD_POLICIES, imcallback_settings
 
 # (setting, attribute of imcallback_settings that parses it, check id, hint)
 SETTING_CHECKS = [
@@ -58,6 +58,12 @@ SETTING_CHECKS = [
         '["django_imcallback.permissions.BasicAuth"].',
     ),
     (
+        "DECISION_BUDGET_MS",
+        "decision_budget_ms",
+        "imcallback.E013",
+        "Use a number of milliseconds, e.g. 1000.",
+    ),
+    (
         "RECORD_FIRST_BYTES",
         "record_first_bytes",
         "imcallback.E008",
@@ -86,6 +92,7 @@ def check_settings(
         )
         for key in sorted(set(raw) - set(DEFAULTS), key=str)
     ]
+    messages += _decision_checks(raw)
     broken = False
     for _name, attribute, check_id, hint in SETTING_CHECKS:
         try:
@@ -100,6 +107,45 @@ def check_settings(
                 hint='Set IMCALLBACK["BASIC_AUTH"], IMCALLBACK["ALLOWED_IPS"] or '
                 'IMCALLBACK["SECRET_PATH"]; see the Security section of the README.',
                 id="imcallback.W001",
+            )
+        )
+    return messages
+
+
+def _decision_checks(raw: dict[str, Any]) -> list[checks.CheckMessage]:
+    """RECORD and DECISION_DEFAULTS: at run time a bad value falls back (record all,
+    allow) with an error in the log, so that no misconfiguration refuses a user's action;
+    here it is an error before the server starts."""
+    messages: list[checks.CheckMessage] = []
+    record = raw.get("RECORD", {})
+    if not isinstance(record, dict) or any(v not in RECORD_POLICIES for v in record.values()):
+        messages.append(
+            checks.Error(
+                f'IMCALLBACK["RECORD"] must map command names (or "*") to one of '
+                f"{', '.join(RECORD_POLICIES)}, got {record!r}.",
+                hint='e.g. {"callbackBeforeSendSingleMsgCommand": "decisions"}',
+                id="imcallback.E011",
+            )
+        )
+    defaults = raw.get("DECISION_DEFAULTS", {})
+
+    def valid(value: Any) -> bool:
+        if value == "allow":
+            return True
+        return (
+            isinstance(value, dict)
+            and isinstance(value.get("errCode"), int)
+            and isinstance(value.get("errMsg"), str)
+        )
+
+    if not isinstance(defaults, dict) or not all(valid(v) for v in defaults.values()):
+        messages.append(
+            checks.Error(
+                f'IMCALLBACK["DECISION_DEFAULTS"] must map command names (or "*") to "allow" '
+                f"or a block, got {defaults!r}.",
+                hint='e.g. {"*": "allow", "callbackBeforeSendGroupMsgCommand": '
+                '{"errCode": 5000, "errMsg": "Moderation is unavailable"}}',
+                id="imcallback.E012",
             )
         )
     return messages

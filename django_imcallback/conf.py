@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import ipaddress
+import logging
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -47,7 +48,18 @@ DEFAULTS: dict[str, Any] = {
         "django_imcallback.permissions.BasicAuth",
         "django_imcallback.permissions.SecretPath",
     ],
+    # Which deliveries of a command are written to the database: a dict from command
+    # name (or "*") to "all", "decisions" (before-callbacks answered with a block or a
+    # change, plus failures and invalid bodies) or "failures" (failures and invalid bodies).
+    "RECORD": {},
+    # The verdict answered when a decider fails: a dict from command (or "*") to "allow"
+    # or a block, {"errCode": ..., "errMsg": ..., "errDlt": ...}. Default: allow.
+    "DECISION_DEFAULTS": {},
+    # A decider slower than this (milliseconds) is logged and marked on its event.
+    "DECISION_BUDGET_MS": 1000,
 }
+
+RECORD_POLICIES = ("all", "decisions", "failures")
 
 DISPATCH_MODES = ("inline", "task")
 
@@ -194,6 +206,25 @@ class Settings:
     def permission_classes(self) -> tuple[type, ...]:
         paths = tuple(_as_list("PERMISSION_CLASSES", self._get("PERMISSION_CLASSES")))
         return import_classes("PERMISSION_CLASSES", paths)
+
+    @property
+    def decision_budget_ms(self) -> int:
+        return self._size("DECISION_BUDGET_MS", 1)
+
+    def record_policy(self, command: str) -> str:
+        """``command``'s record policy; "all" (with the error logged) when misconfigured."""
+        policies = self._get("RECORD")
+        value: Any = "all"
+        if isinstance(policies, dict):
+            lowered = {str(key).lower(): policy for key, policy in policies.items()}
+            value = lowered.get(command.lower(), lowered.get("*", "all"))
+        if value not in RECORD_POLICIES:
+            logging.getLogger("django_imcallback").error(
+                'IMCALLBACK["RECORD"] must map commands to one of %s; recording everything.',
+                ", ".join(RECORD_POLICIES),
+            )
+            return "all"
+        return str(value)
 
     @property
     def is_open(self) -> bool:

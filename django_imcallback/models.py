@@ -36,6 +36,13 @@ class CallbackEvent(models.Model):
         SENT = "sent", _("sent")
         FAILED = "failed", _("failed")
 
+    class Verdict(models.TextChoices):
+        NONE = "", _("no decision")
+        ALLOW = "allow", _("allowed")
+        BLOCK = "block", _("blocked")
+        CHANGE = "change", _("changed")
+        DEFAULT = "default", _("default (a decider failed)")
+
     class Status(models.TextChoices):
         RECEIVED = "received", _("received")
         PROCESSED = "processed", _("processed")
@@ -76,6 +83,20 @@ class CallbackEvent(models.Model):
         default=Dispatch.NONE,
         blank=True,
         help_text=_("Whether the event's signals were sent (in the request, or by a task)."),
+    )
+
+    verdict = models.CharField(
+        _("verdict"),
+        max_length=16,
+        choices=Verdict.choices,
+        blank=True,
+        help_text=_("For a before-callback with deciders: what was decided."),
+    )
+    answer = models.JSONField(
+        _("answer sent"),
+        null=True,
+        blank=True,
+        help_text=_("The exact answer a before-callback's decision sent back."),
     )
 
     class Meta:

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.db import transaction
 
-from . import announcing, sql, storage
+from . import announcing, decisions, sql, storage
 from .conf import imcallback_settings
 from .handlers import BadPayload, Handler, Outcome, parse_payload, registry
 from .logs import logsafe
@@ -101,16 +101,30 @@ def _process(event: CallbackEvent, payload: dict[str, Any]) -> Result:
         message = f"The {event.command} body is invalid: " + ", ".join(detail or ()) + "."
         storage.record(event, Status.INVALID, json.dumps(detail, ensure_ascii=False))
         return Result(Answer.INVALID, message, detail)
+    decision = None
+    if decisions.is_before(event.command):
+        # Decided before anything is stored: the answer never waits for, nor depends on,
+        # the database (the view answers event.answer whatever happens next).
+        decision = decisions.decide(event.command, event, payload)
+    note = ""
+    if decision is not None:
+        event.verdict, event.answer = decision.verdict, decision.answer
+        if decision.slow:
+            note = "Slow decider: " + "; ".join(decision.slow)
+    if not _kept(event.command, handler, decision):
+        return Result(Answer.STORED)
     task_mode = imcallback_settings.dispatch == "task"
     # Inline, the receivers are this process's: with none connected, nothing is owed. A
     # task worker may connect others, so in task mode the announcement is always queued.
     owed = task_mode or announcing.owed(handler)
     marker = Dispatch.QUEUED if task_mode else Dispatch.PENDING
     event.dispatch_state = marker if owed else Dispatch.NONE
-    if handler is None:
-        logger.info("No handler for %s; acknowledged.", logsafe(event.command))
-        storage.record(event, Status.UNHANDLED)
-        outcome = Outcome(Status.UNHANDLED)
+    if handler is None or handler.records_only:
+        # Recorded, nothing else stored: the first INSERT alone, with its final status.
+        if handler is None:
+            logger.info("No handler for %s; acknowledged.", logsafe(event.command))
+        outcome = Outcome(Status.UNHANDLED if handler is None else Status.PROCESSED)
+        storage.record(event, outcome.status, note)
     else:
         limit = imcallback_settings.record_first_bytes
         outcome = storage.store(event, handler, data, record_first_bytes=limit)
@@ -120,7 +134,23 @@ def _process(event: CallbackEvent, payload: dict[str, Any]) -> Result:
             _announce(event, handler, outcome, payload, task_mode)
 
         transaction.on_commit(announce, using=sql.db_of(event), robust=True)
+    if decision is not None and decision.error:
+        storage.record(event, Status.FAILED, decision.error)
     return Result(Answer.STORED)
+
+
+def _kept(command: str, handler: Handler | None, decision: decisions.Decision | None) -> bool:
+    """Whether the record policy keeps a valid delivery (invalid ones are always kept).
+
+    The policy covers commands that are only recorded (no handler, or one that only
+    records); a delivery that changes something (a dismissal, the mirror) is always kept.
+    """
+    if handler is not None and not handler.records_only:
+        return True
+    policy = imcallback_settings.record_policy(command)
+    if policy == "all" or (decision is not None and (decision.error or decision.slow)):
+        return True
+    return policy == "decisions" and decision is not None and decision.verdict != "allow"
 
 
 def _announce(

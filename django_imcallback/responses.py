@@ -14,6 +14,12 @@ def success() -> HttpResponse:
     return HttpResponse(SUCCESS_BODY, content_type="application/json")
 
 
+def decided(answer: dict[str, Any]) -> HttpResponse:
+    """A before-callback's decision, exactly as ``decisions`` built it."""
+    body = json.dumps(answer, ensure_ascii=False, separators=(",", ":"))
+    return HttpResponse(body, content_type="application/json")
+
+
 def error(
     status: int, message: str, detail: Any = "", headers: dict[str, str] | None = None
 ) -> HttpResponse:

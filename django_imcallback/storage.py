@@ -13,7 +13,7 @@
    traceback, or INSERTed so when route 1 stored nothing. Nothing is ever un-inserted.
 
 A delivery with no handler, or with one that only records (``Handler.records_only``), is
-route 2's first INSERT alone, with its final status. The
+route 2's first INSERT alone, with its final status (``record``, called by the pipeline). The
 event's primary key says whether it is stored: ``None`` until an INSERT succeeds.
 """
 
@@ -37,7 +37,16 @@ def is_stored(event: CallbackEvent) -> bool:
 
 
 #: What processing changes on a stored event.
-OUTCOME_FIELDS = ["status", "error", "command", "attempts", "processed_at", "dispatch_state"]
+OUTCOME_FIELDS = [
+    "status",
+    "error",
+    "command",
+    "attempts",
+    "processed_at",
+    "dispatch_state",
+    "verdict",
+    "answer",
+]
 
 
 def record(event: CallbackEvent, status: str, error: str = "") -> None:
@@ -53,9 +62,6 @@ def store(
     event: CallbackEvent, handler: Handler, data: dict[str, Any], *, record_first_bytes: int
 ) -> Outcome:
     """Store a validated delivery by route 1 or 2; return what it meant."""
-    if handler.records_only:
-        record(event, Status.PROCESSED)
-        return Outcome()
     using = sql.db_of(event)
     if (
         not is_stored(event)

@@ -52,7 +52,11 @@ ANSWERS: dict[Answer, tuple[int, str]] = {
 }
 
 
-def answer(result: Result) -> HttpResponse:
+def answer(result: Result, event: CallbackEvent) -> HttpResponse:
+    if event.answer is not None:
+        # A before-callback's decision is answered whatever became of storing it: a
+        # failure on this side must not refuse the user's action.
+        return responses.decided(event.answer)
     status, message = ANSWERS[result.answer]
     if status == 200:
         return responses.success()
@@ -195,7 +199,7 @@ class CallbackView(APIView):
         http = request._request  # Read directly: DRF's attribute proxy costs on a hot path.
         event = new_event(http, command)
         result = self._process(http, event)
-        response = answer(result)
+        response = answer(result, event)
         log_delivery(event, result.group_id, response, time.perf_counter() - started)
         return response
 

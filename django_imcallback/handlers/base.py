@@ -44,7 +44,8 @@ class Handler:
     signal: ClassVar[Signal | None] = None
     #: The signal's sender; the handler's class when not set.
     sender: ClassVar[Any] = None
-    #: True: the delivery is recorded and nothing else stored (``apply`` is not called).
+    #: True: the delivery is recorded and nothing else stored (``apply`` is not called);
+    #: the record policy (``IMCALLBACK["RECORD"]``) may then keep it out of the database.
     records_only: ClassVar[bool] = False
 
     def __init__(self) -> None:
