@@ -87,13 +87,14 @@ class CallbackEventAdmin(ReadOnlyAdmin):
         "received_at",
         "command",
         "status",
+        "verdict",
         "dispatch_state",
         "operation_id",
         "remote_addr",
         "body_size",
         "attempts",
     )
-    list_filter = ("status", "dispatch_state", CommandFilter)
+    list_filter = ("status", "verdict", "dispatch_state", CommandFilter)
     search_fields = ("operation_id",)
     search_help_text = _("Exact operation ID, command or event number.")
     ordering = ("-id",)
@@ -108,6 +109,8 @@ class CallbackEventAdmin(ReadOnlyAdmin):
         "processed_at",
         "attempts",
         "body_size",
+        "verdict",
+        "answer_sent",
         "pretty_body",
         "pretty_headers",
         "error_text",
@@ -135,6 +138,12 @@ class CallbackEventAdmin(ReadOnlyAdmin):
         else:
             text += f"\n... ({len(body) - BODY_PREVIEW_BYTES} more bytes)"
         return format_html('<pre style="white-space: pre-wrap">{}</pre>', text)
+
+    @admin.display(description=_("answer sent"))
+    def answer_sent(self, obj: CallbackEvent) -> str:
+        if obj.answer is None:
+            return "-"
+        return format_html("<pre>{}</pre>", json.dumps(obj.answer, indent=2, ensure_ascii=False))
 
     @admin.display(description=_("headers"))
     def pretty_headers(self, obj: CallbackEvent) -> str:

@@ -139,6 +139,42 @@ def group_body(
     return {**head, **bodies[name]}
 
 
+#: The message commands ``message_body`` builds.
+MESSAGE_COMMANDS = [
+    "callbackBeforeSendSingleMsgCommand",
+    "callbackBeforeSendGroupMsgCommand",
+    "callbackBeforeMsgModifyCommand",
+    "callbackAfterSendSingleMsgCommand",
+    "callbackAfterSendGroupMsgCommand",
+]
+
+
+def message_body(command: str, sender: str, to: str, text: str) -> dict[str, Any]:
+    """A ``CommonCallbackReq`` for a text message from ``sender`` to a user or group."""
+    now = int(time.time() * 1000)
+    group = "Group" in command
+    return {
+        "callbackCommand": command,
+        "sendID": sender,
+        "serverMsgID": "",
+        "clientMsgID": secrets.token_hex(16),
+        "senderPlatformID": 1,
+        "senderNickname": sender,
+        "sessionType": 3 if group else 1,
+        "msgFrom": 100,
+        "contentType": 101,  # text
+        "status": 1,
+        "sendTime": now,
+        "createTime": now,
+        "content": json.dumps({"content": text}, ensure_ascii=False, separators=(",", ":")),
+        "seq": 0,
+        "atUserList": None,
+        "faceURL": "",
+        "ex": "",
+        **({"groupID": to} if group else {"recvID": to}),
+    }
+
+
 #: The group commands ``group_body`` builds, before and after.
 GROUP_COMMANDS = [
     f"callback{name}Command"

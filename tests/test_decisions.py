@@ -313,3 +313,26 @@ def _fails(verdict, command):
     if isinstance(verdict, Change):
         return not set(verdict.fields) <= set(decisions.ANSWER_FIELDS.get(command, {}))
     return True
+
+
+def test_the_admin_shows_the_verdict_and_the_answer_sent(admin_client, post, decider):
+    decider(SINGLE)(lambda e, p: Block(5001, "refused <b>"))
+    post(message(), SINGLE)
+    post(message(), "callbackBeforeSendGroupMsgCommand")
+    event = CallbackEvent.objects.get(verdict="block")
+
+    listing = admin_client.get("/admin/django_imcallback/callbackevent/", {"verdict": "block"})
+    page = admin_client.get(f"/admin/django_imcallback/callbackevent/{event.pk}/change/")
+
+    assert list(listing.context["cl"].result_list) == [event]
+    assert "&quot;errMsg&quot;: &quot;refused &lt;b&gt;&quot;" in page.content.decode()
+
+
+def test_a_message_body_of_the_wrong_types_is_invalid_and_not_a_refusal(post, decider):
+    decider(SINGLE)(lambda e, p: Block(1, "never reached"))
+
+    response = post(message(sendTime="yesterday"), SINGLE)
+
+    assert response.status_code == 400
+    assert not refuses(response.json())
+    assert CallbackEvent.objects.get().status == Status.INVALID

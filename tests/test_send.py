@@ -101,3 +101,25 @@ def test_a_command_without_a_known_body_needs_a_file(live_server):
         call_command(
             "imcallback_send", live_server.url, "--command", "callbackAfterUserOnlineCommand"
         )
+
+
+def test_sends_a_before_callback_and_says_how_openim_reads_the_answer(live_server, capsys):
+    from django_imcallback.decisions import Block, decides, forget
+
+    @decides("callbackBeforeSendSingleMsgCommand")
+    def moderate(event, payload):
+        return Block(5001, "Message refused") if "spam" in payload["content"] else None
+
+    url = f"{live_server.url}/imcallback"
+    try:
+        command = ["--command", "callbackBeforeSendSingleMsgCommand", "--users", "bob"]
+        call_command("imcallback_send", url, *command, "--text", "spam, spam")
+        blocked = capsys.readouterr().out
+        call_command("imcallback_send", url, *command, "--text", "hello")
+        allowed = capsys.readouterr().out
+    finally:
+        forget(moderate)
+
+    assert "OpenIM would BLOCK the action (errCode 5001, errMsg 'Message refused')" in blocked
+    assert "OpenIM would let the action go on." in allowed
+    assert CallbackEvent.objects.filter(verdict="block").count() == 1

@@ -38,6 +38,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--from-file", metavar="FILE", help="Send this JSON body instead ('-': stdin)."
         )
+        parser.add_argument(
+            "--text", default="hello", help="A message command's text (default: hello)."
+        )
         parser.add_argument("--operation-id", help="Default: generated like OpenIM's.")
         parser.add_argument("--timeout", type=float, default=5.0, help="Seconds (default 5).")
 
@@ -58,11 +61,30 @@ class Command(BaseCommand):
         self.stdout.write(f"HTTP {status}")
         self.stdout.write(answer)
         try:
-            err_code = json.loads(answer).get("errCode")
+            parsed = json.loads(answer)
+            err_code = parsed.get("errCode")
         except (ValueError, AttributeError):
-            err_code = None
+            parsed, err_code = None, None
+        if command.lower().startswith("callbackbefore"):
+            self.stdout.write(f"OpenIM would {self._verdict(parsed)}.")
+            return
         if status != 200 or err_code != 0:
             raise CommandError(f"The receiver did not accept the callback (HTTP {status}).")
+
+    @staticmethod
+    def _verdict(answer: Any) -> str:
+        """How the server reads a before-callback's answer."""
+        if not isinstance(answer, dict):
+            return "REFUSE the action: the answer is not a JSON object"
+        if answer.get("actionCode") == 0 and answer.get("nextCode") == 1:
+            return (
+                f"BLOCK the action (errCode {answer.get('errCode')}, "
+                f"errMsg {answer.get('errMsg')!r})"
+            )
+        changed = sorted(set(answer) - {"actionCode", "errCode", "errMsg", "errDlt", "nextCode"})
+        if changed:
+            return f"let the action go on, CHANGED: {', '.join(changed)}"
+        return "let the action go on"
 
     def _payload(self, options: dict[str, Any]) -> dict[str, Any]:
         source = options["from_file"]
@@ -81,9 +103,14 @@ class Command(BaseCommand):
         if options["users"] is not None:
             members = [user for user in options["users"].split(",") if user]
         command = options["callback_command"] or openim.DISMISS_GROUP
-        known = {name.lower(): name for name in openim.GROUP_COMMANDS}
+        known = {name.lower(): name for name in [*openim.GROUP_COMMANDS, *openim.MESSAGE_COMMANDS]}
         if command.lower() not in known:
             raise CommandError(f"No body known for {command}: give one with --from-file.")
+        if command.lower() in {name.lower() for name in openim.MESSAGE_COMMANDS}:
+            recipient = members[0] if members else "user001"
+            return openim.message_body(
+                known[command.lower()], options["owner"], recipient, options["text"]
+            )
         return openim.group_body(
             known[command.lower()],
             options["group"],
