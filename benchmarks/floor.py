@@ -75,3 +75,12 @@ def floor_view(request, command):
                 for member in members:
                     copy.write_row((row[0], member))
     return HttpResponse(SUCCESS, content_type="application/json")
+
+
+@csrf_exempt
+def floor_message_view(request, command):
+    """The least a before-callback receiver does: parse the message, answer allow."""
+    data = json.loads(request.read())
+    if not isinstance(data.get("sendID"), str) or not isinstance(data.get("content"), str):
+        return bad("message")
+    return HttpResponse(SUCCESS, content_type="application/json")

@@ -55,8 +55,23 @@ local function mixed(id, step)
     .. '"groupType":"\\u0002","membersID":["o-%s","m1","m2","u4","u5"]}\n', id, id, id)
 end
 
+-- BENCH_MESSAGE=1: a text message per request, as a before-callback (BENCH_PATH).
+local message = os.getenv("BENCH_MESSAGE") == "1"
+
 request = function()
   counter = counter + 1
+  if message then
+    local body = string.format(
+      '{"callbackCommand":"callbackBeforeSendSingleMsgCommand","sendID":"u-%d",'
+      .. '"serverMsgID":"","clientMsgID":"c-%s-%d-%d","senderPlatformID":1,'
+      .. '"senderNickname":"U","sessionType":1,"msgFrom":100,"contentType":101,"status":1,'
+      .. '"sendTime":1700000000000,"createTime":1700000000000,'
+      .. '"content":"{\\"content\\":\\"hello %d\\"}","seq":0,"atUserList":null,'
+      .. '"faceURL":"","ex":"","recvID":"u-%d"}\n',
+      tid, prefix, tid, counter, counter, tid + 1)
+    headers["Operationid"] = string.format("op-%s-%d-%d", prefix, tid, counter)
+    return wrk.format("POST", path, headers, body)
+  end
   if mix then
     local id = string.format("%s-%d-%d", prefix, tid, math.floor((counter - 1) / 10))
     local command, body = mixed(id, (counter - 1) % 10)

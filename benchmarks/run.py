@@ -36,6 +36,13 @@ PATHS = {
     # The same pipeline behind a plain Django view: what the DRF view costs.
     "plain": f"/plain/{COMMAND}",
 }
+#: Before-callbacks: a text message, answered allow (the floor) or by a trivial decider
+#: with RECORD "failures" (one-to-one messages) and "all" (group messages).
+MESSAGE_PATHS = {
+    "floor": "/floor-message/callbackBeforeSendSingleMsgCommand",
+    "app": "/imcallback/callbackBeforeSendSingleMsgCommand",
+    "all": "/imcallback/callbackBeforeSendGroupMsgCommand",
+}
 
 
 def log(message: str) -> None:
@@ -181,6 +188,7 @@ def wrk(
     connections: int,
     repeat: bool = False,
     mix: bool = False,
+    message: bool = False,
 ) -> dict[str, float]:
     env = {
         **os.environ,
@@ -189,6 +197,7 @@ def wrk(
         "BENCH_AUTH": AUTH,
         "BENCH_REPEAT": "1" if repeat else "",
         "BENCH_MIX": "1" if mix else "",
+        "BENCH_MESSAGE": "1" if message else "",
     }
     out = subprocess.run(
         [
@@ -268,6 +277,7 @@ def bench_small(
     names: tuple[str, ...] = ("floor", "app"),
     tag: str = "",
     mix: bool = False,
+    message: bool = False,
 ) -> dict[str, dict[str, float]]:
     """wrk at 4 connections; ``repeat`` sends each group twice (members, then none);
     ``mix``: the app gets a busy server's group callbacks (the floor, small dismissals)."""
@@ -276,7 +286,9 @@ def bench_small(
     for round_ in range(rounds):
         for name in names if round_ % 2 == 0 else tuple(reversed(names)):
             mixed = mix and name != "floor"
-            result = wrk(PATHS[name], f"{name}-{tag}{round_}", duration, 4, repeat, mixed)
+            path = MESSAGE_PATHS[name] if message else PATHS[name]
+            prefix = f"{name}-{tag}{round_}"
+            result = wrk(path, prefix, duration, 4, repeat, mixed, message)
             log(
                 f"  {tag} round {round_ + 1} {name}: {result['rps']:.0f} req/s, "
                 f"p99 {result['p99_ms']:.1f} ms"
@@ -359,6 +371,10 @@ def main() -> None:
         twice = bench_small(args.duration, args.rounds, repeat=True)
         log("Group callbacks (creates, joins, quits, kicks, dismissals), 4 connections:")
         mixed = bench_small(args.duration, args.rounds, tag="mixed", mix=True)
+        log("Before-callbacks: text messages, a trivial decider, RECORD failures / all:")
+        messages = bench_small(
+            args.duration, args.rounds, names=("floor", "app", "all"), tag="msg", message=True
+        )
         log("CPU per small dismissal, 1 connection:")
         cpu = bench_cpu(server, args.duration, max(2, args.rounds // 2))
         log("100,000-member dismissals:")
@@ -417,6 +433,21 @@ def main() -> None:
         f"| group callbacks, a busy server's mix (req/s, 4 connections; floor: small dismissals) "
         f"| {mixed['floor']['rps']:.0f} | {mixed['app']['rps']:.0f} | {ratio:.2f} | >= 0.75 |"
     )
+    for name, label, target in (
+        ("app", 'RECORD "failures"', ">= 0.75"),
+        ("all", 'RECORD "all"', "reported"),
+    ):
+        row = messages[name]
+        print(
+            f"| before-callback messages, one trivial decider, {label} (req/s, 4 connections; "
+            f"floor: parse and allow) | {messages['floor']['rps']:.0f} | {row['rps']:.0f} "
+            f"| {row['ratio']:.2f} | {target} |"
+        )
+        print(
+            f"| the same, p99 latency (ms) | {messages['floor']['p99_ms']:.1f} "
+            f"| {row['p99_ms']:.1f} | {row['p99_ms'] / messages['floor']['p99_ms']:.2f} "
+            "| reported |"
+        )
     print(
         f"| small dismissals, CPU per request (µs, workers + PostgreSQL, 1 connection) "
         f"| {cpu['floor']:.0f} | {cpu['app']:.0f} | {cpu['app'] / cpu['floor']:.2f} | reported |"

@@ -57,5 +57,9 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 STATIC_URL = "static/"
 
-IMCALLBACK = {"BASIC_AUTH": ["openim:bench-password"]}
+IMCALLBACK = {
+    "BASIC_AUTH": ["openim:bench-password"],
+    # The message benchmark: one-to-one messages keep only failures, group messages all.
+    "RECORD": {"callbackBeforeSendSingleMsgCommand": "failures"},
+}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

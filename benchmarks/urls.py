@@ -3,12 +3,15 @@ import os
 from django.contrib import admin
 from django.urls import include, path
 
-from .floor import floor_view
+from django_imcallback.decisions import Block, decides
+
+from .floor import floor_message_view, floor_view
 from .plain import PlainCallbackView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("floor/<str:command>", floor_view),
+    path("floor-message/<str:command>", floor_message_view),
     path("imcallback/", include("django_imcallback.urls")),
     path("plain/<str:command>", PlainCallbackView.as_view()),
 ]
@@ -18,3 +21,11 @@ if os.environ.get("BENCH_RECEIVER"):
     from django_imcallback.signals import group_dismissed
 
     group_dismissed.connect(lambda sender, **kwargs: None, weak=False)
+
+
+@decides("callbackBeforeSendSingleMsgCommand")
+@decides("callbackBeforeSendGroupMsgCommand")
+def trivial_decider(event, payload):
+    """A host's moderation rule at its cheapest: look at the text (the benchmark's never
+    has the word, so every message is allowed)."""
+    return Block(5001, "Message refused") if "forbidden" in payload.get("content", "") else None
