@@ -422,3 +422,11 @@ def test_the_mirror_is_read_only_in_the_admin(admin_client, post, model):
     page = admin_client.get(f"/admin/django_imcallback/{model}/{obj.pk}/change/")
     assert page.status_code == 200
     assert b'name="_save"' not in page.content
+
+
+def test_an_integer_beyond_go_int32_is_an_invalid_body_not_a_failed_store(post):
+    command = "callbackAfterSetGroupMemberInfoCommand"
+    response = post({**group_body(command), "roleLevel": 2**31}, command)
+
+    assert response.status_code == 400
+    assert CallbackEvent.objects.get().status == Status.INVALID

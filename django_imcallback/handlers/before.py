@@ -15,7 +15,7 @@ from typing import Any
 from rest_framework import serializers
 
 from ..serializers import MemberIDsField, WireStringField
-from .groups import StrictIntegerField, integer, record_only, text
+from .groups import integer, record_only, text
 
 
 def ids() -> MemberIDsField:
@@ -38,10 +38,10 @@ class MessageSerializer(BeforeBodySerializer):
     msgFrom = integer()
     contentType = integer()
     status = integer()
-    sendTime = integer()
-    createTime = integer()
+    sendTime = integer(64)
+    createTime = integer(64)
     content = text()  # itself JSON, as a string
-    seq = StrictIntegerField(required=False, allow_null=True, default=None)
+    seq = integer(64)
     atUserList = ids()
     faceURL = text()
     ex = text()

@@ -46,7 +46,10 @@ def text(**kwargs: Any) -> WireStringField:
     return WireStringField(**kwargs)
 
 
-def integer(**kwargs: Any) -> StrictIntegerField:
+def integer(bits: int = 32, **kwargs: Any) -> StrictIntegerField:
+    """An optional Go ``int32`` (or ``int64``): ``null`` reads as ``None``."""
+    limit = 2 ** (bits - 1)
+    kwargs.update(min_value=-limit, max_value=limit - 1)
     return StrictIntegerField(required=False, allow_null=True, default=None, **kwargs)
 
 
@@ -88,7 +91,7 @@ class GroupInfoSerializer(GroupBodySerializer):
     needVerification = integer()
     lookMemberInfo = integer()
     applyMemberFriend = integer()
-    notificationUpdateTime = integer()
+    notificationUpdateTime = integer(64)
     notificationUserID = text()
 
 
