@@ -28,6 +28,9 @@ from ..signals import (
 from .base import Handler, Outcome, Status
 
 OWNER, ORDINARY = mirror.OWNER, mirror.ORDINARY
+#: A body's validated data, and what a change says (its signal's arguments), or None.
+Data = dict[str, Any]
+Details = dict[str, Any] | None
 Source = IMGroupMember.Source
 
 
@@ -263,9 +266,7 @@ class GroupChangeHandler(Handler):
         IMGroupChange.objects.create(group=group, event=event, kind=self.kind, details=details)
         return Outcome(announce={"group": group, **details})
 
-    def change(
-        self, group: IMGroup, event: CallbackEvent, data: dict[str, Any]
-    ) -> dict[str, Any] | None:
+    def change(self, group: IMGroup, event: CallbackEvent, data: Data) -> Details:
         raise NotImplementedError
 
 
@@ -275,7 +276,7 @@ class CreateGroupHandler(GroupChangeHandler):
     signal = group_created
     kind = "created"
 
-    def change(self, group, event, data):  # type: ignore[no-untyped-def]
+    def change(self, group: IMGroup, event: CallbackEvent, data: Data) -> Details:
         if group.changes.filter(kind=self.kind).exists() or mirror.is_older(
             group, data["event_time"]
         ):
@@ -303,7 +304,7 @@ class MembersJoinHandler(GroupChangeHandler):
     signal = group_members_joined
     kind = "announced"
 
-    def change(self, group, event, data):  # type: ignore[no-untyped-def]
+    def change(self, group: IMGroup, event: CallbackEvent, data: Data) -> Details:
         users = {m["userID"]: None for m in data["memberList"]}
         joined = mirror.admit(group, event, users, Source.ANNOUNCED, data["event_time"])
         return {"user_ids": joined, "how": Source.ANNOUNCED.value} if joined else None
@@ -315,7 +316,7 @@ class JoinHandler(GroupChangeHandler):
     signal = group_members_joined
     kind = "joined"
 
-    def change(self, group, event, data):  # type: ignore[no-untyped-def]
+    def change(self, group: IMGroup, event: CallbackEvent, data: Data) -> Details:
         users = {data["inviterUserID"]: None}
         joined = mirror.admit(group, event, users, Source.JOINED, data["event_time"])
         return {"user_ids": joined, "how": Source.JOINED.value} if joined else None
@@ -327,7 +328,7 @@ class QuitHandler(GroupChangeHandler):
     signal = group_member_left
     kind = "quit"
 
-    def change(self, group, event, data):  # type: ignore[no-untyped-def]
+    def change(self, group: IMGroup, event: CallbackEvent, data: Data) -> Details:
         left = mirror.release(group, event, [data["userID"]], Source.QUIT, data["event_time"])
         if not left:
             return None
@@ -340,7 +341,7 @@ class KickHandler(GroupChangeHandler):
     signal = group_member_left
     kind = "kicked"
 
-    def change(self, group, event, data):  # type: ignore[no-untyped-def]
+    def change(self, group: IMGroup, event: CallbackEvent, data: Data) -> Details:
         users = data["kickedUserIDs"]
         left = mirror.release(group, event, users, Source.KICKED, data["event_time"])
         if not left:
@@ -359,7 +360,7 @@ class TransferOwnerHandler(GroupChangeHandler):
     signal = group_owner_changed
     kind = "owner changed"
 
-    def change(self, group, event, data):  # type: ignore[no-untyped-def]
+    def change(self, group: IMGroup, event: CallbackEvent, data: Data) -> Details:
         old, new = data["oldOwnerUserID"], data["newOwnerUserID"]
         if mirror.is_older(group, data["event_time"]):
             return None
@@ -385,7 +386,7 @@ class SetGroupInfoHandler(GroupChangeHandler):
     kind = "info changed"
     unchanged: ClassVar[tuple[Any, ...]] = ("", None)
 
-    def change(self, group, event, data):  # type: ignore[no-untyped-def]
+    def change(self, group: IMGroup, event: CallbackEvent, data: Data) -> Details:
         if mirror.is_older(group, data["event_time"]):
             return None
         sent = {k: data[k] for k in INFO_FIELDS if data[k] not in self.unchanged}
@@ -413,7 +414,7 @@ class SetMemberInfoHandler(GroupChangeHandler):
     signal = group_member_changed
     kind = "member changed"
 
-    def change(self, group, event, data):  # type: ignore[no-untyped-def]
+    def change(self, group: IMGroup, event: CallbackEvent, data: Data) -> Details:
         user = data["userID"]
         member = mirror.members(group, [user]).get(user) or IMGroupMember(
             group=group, user_id=user, joined_at=timezone.now(), joined_how=Source.SEEN
