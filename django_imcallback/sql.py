@@ -148,11 +148,12 @@ def store_in_one_statement(
     """Route 1: store the new ``event`` and ``row`` (unique on ``key``) in one statement.
 
     ``children`` is ``(model, fk, value field, values)``: rows inserted under ``row``.
-    ``also`` is ``(other row, its unique key, fields to update on conflict)``: upserted
-    along with ``row``. Foreign keys to the event take an id drawn from the event's
-    sequence (checked at the end of the statement). Sent outside a transaction, the
-    statement is the transaction: all of it is stored, or nothing. Two shapes, because the
-    server sends each delivery with its children first and then again without them:
+    ``also`` is ``(other row, its unique key, fields)``: the stored row with that key, if
+    there is one, gets these fields' values (a foreign key to the event: the new event).
+    Foreign keys to the event take an id drawn from the event's sequence (checked at the
+    end of the statement). Sent outside a transaction, the statement is the transaction:
+    all of it is stored, or nothing. Two shapes, because the server sends each delivery
+    with its children first and then again without them:
 
     - with children: ``"processed"`` (everything is stored), or ``None`` when ``key`` is
       stored already (nothing is written; route 2 decides under a lock);
@@ -168,8 +169,10 @@ def store_in_one_statement(
         params += _params(row, _insert(model, using, _event_id(model, using))[1], using)
         params.append(list(values))
         if also is not None:
-            other = type(also[0])
-            params += _params(also[0], _insert(other, using, _last_event(other, using))[1], using)
+            other, other_key, updated = also
+            fields = [f for f in _update_fields(type(other), updated) if not _is_event_fk(f)]
+            params += _params(other, fields, using)
+            params.append(getattr(other, other_key))
     else:
         params += [*duplicate_note, getattr(row, key)]
     params += _params(event, _event_insert(using, bool(values))[1], using)
@@ -198,10 +201,12 @@ def _event_id(model: type[models.Model], using: str) -> tuple[tuple[str, str], .
     return ((event_field(model), f"nextval({_event_sequence(using)}::regclass)"),)
 
 
-@cache
-def _last_event(model: type[models.Model], using: str) -> tuple[tuple[str, str], ...]:
-    """``model``'s foreign key to an event, set to the event stored by the statement."""
-    return ((event_field(model), "new_row.event_id"),)
+def _update_fields(model: type[models.Model], names: tuple[str, ...]) -> list[Any]:
+    return [model._meta.get_field(name) for name in names]
+
+
+def _is_event_fk(field: Any) -> bool:
+    return bool(field.is_relation and field.related_model is CallbackEvent)
 
 
 @cache
@@ -240,20 +245,22 @@ def _one_statement(
         event_id = column(model, using, event_field(model))
         row_sql = _insert(model, using, _event_id(model, using))[0]
         children = _children_sql(child, fk, value, "new_row.id", using) + " FROM new_row"
-        upsert = ""
+        update = ""
         if also is not None:
             other, other_key, updated = also
             sets = ", ".join(
-                f"{name} = EXCLUDED.{name}" for name in (column(other, using, f) for f in updated)
+                f"{column(other, using, f.name)} = "
+                + ("new_row.event_id" if _is_event_fk(f) else "%s")
+                for f in sorted(_update_fields(other, updated), key=_is_event_fk)
             )
-            upsert = (
-                f" also_row AS ({_insert(other, using, _last_event(other, using))[0]} FROM new_row"
-                f" ON CONFLICT ({column(other, using, other_key)}) DO UPDATE SET {sets}),"
+            update = (
+                f" also_row AS (UPDATE {table(other, using)} SET {sets} FROM new_row"
+                f" WHERE {table(other, using)}.{column(other, using, other_key)} = %s),"
             )
         return (
             f"WITH new_row AS ({row_sql} ON CONFLICT ({key_column}) DO NOTHING"
             f" RETURNING {pk} AS id, {event_id} AS event_id),"
-            f" new_children AS ({children}),{upsert}"
+            f" new_children AS ({children}),{update}"
             f" new_event AS ({_event_insert(using, True)[0]} FROM new_row)"
             " SELECT 'processed', '', event_id, id FROM new_row"
         )

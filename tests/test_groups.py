@@ -198,8 +198,9 @@ def test_set_info_ex_null_means_unchanged(post, recorder):
 # -- the mirror -------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("members", [None, ["owner", "c", "invited"]])
 def test_a_group_followed_from_creation_gives_the_administrators_dismissal_its_members(
-    post, recorder
+    post, recorder, members
 ):
     dismissed = recorder(group_dismissed)
     left = recorder(group_member_left)
@@ -210,10 +211,11 @@ def test_a_group_followed_from_creation_gives_the_administrators_dismissal_its_m
     send(post, KICK, users=["b"], reason="spam")
     send(post, TRANSFER, users=["c"])
 
-    send(post, DISMISS, users=[], membersID=None)  # deleteMember: true, one callback
+    # None: deleteMember true, one callback; else the server's full list (route 1 on PG).
+    send(post, DISMISS, users=[], membersID=members)
 
     dismissal = DismissedGroup.objects.get()
-    assert dismissal.members_source == "mirror"
+    assert dismissal.members_source == ("mirror" if members is None else "callback")
     assert set(dismissal.members.values_list("user_id", flat=True)) == {"owner", "c", "invited"}
     assert dismissal.member_count == 3
     group = IMGroup.objects.get()
@@ -239,11 +241,15 @@ def test_the_servers_own_member_list_replaces_a_snapshot_from_the_mirror(post, r
 
 
 def test_a_dismissal_of_a_group_never_seen_knows_nothing_of_its_members(post):
+    """Both routes: the member-less copy goes through the transaction, the full one is
+    stored by one statement on PostgreSQL."""
     send(post, DISMISS, "unknown", users=[], membersID=None)
 
-    dismissal = DismissedGroup.objects.get()
+    send(post, DISMISS, "unseen-with-members", users=["a"])
+
+    dismissal = DismissedGroup.objects.get(group_id="unknown")
     assert (dismissal.members_source, dismissal.member_count) == ("none", 0)
-    assert IMGroup.objects.get().status == "dismissed"
+    assert not IMGroup.objects.exists()  # a dismissal does not add a group to the mirror
 
 
 def test_a_user_who_quits_and_rejoins_is_a_member_again(post, recorder):

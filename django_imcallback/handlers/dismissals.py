@@ -22,8 +22,9 @@ class DismissGroupHandler(Handler):
     """``callbackAfterDisMissGroupCommand``: a group was dismissed.
 
     Stored as one ``DismissedGroup`` per group, with a ``DismissedGroupMember`` per member,
-    and the mirror's group marked dismissed. The server sends each dismissal twice, the
-    second time with no members, and the two copies race; an administrator's dismissal
+    and the mirror's group (if it knows the group) marked dismissed. The server sends each
+    dismissal twice, the second time with no members, and the two copies race; an
+    administrator's dismissal
     comes once, with no members. The unique ``group_id`` decides which copy stores the
     dismissal and announces it. The snapshot is the callback's members; when it names
     none, the mirror's members at that moment. A later copy that names members replaces a
@@ -40,13 +41,14 @@ class DismissGroupHandler(Handler):
         new.members_source = MembersSource.NONE
         DismissedGroup.objects.bulk_create([new], ignore_conflicts=True)
         dismissal = DismissedGroup.objects.select_for_update().get(group_id=data["group_id"])
-        group = mirror.lock_group(data["group_id"])  # Always after the dismissal: see mirror.
-        if group.status != IMGroup.Status.DISMISSED:
+        # Locked after the dismissal (see mirror); a group the mirror never saw stays unseen.
+        group = IMGroup.objects.select_for_update().filter(group_id=data["group_id"]).first()
+        if group is not None and group.status != IMGroup.Status.DISMISSED:
             self._dismiss(group, event, data)
-            group.save()
+            group.save(update_fields=["status", "dismissed_at", "last_event"])
         mine = dismissal.event_id == event.pk  # This delivery stored it, now or on an earlier try.
         members, source = data["member_ids"], MembersSource.CALLBACK
-        if not members and mine and dismissal.members_source == MembersSource.NONE:
+        if not members and mine and dismissal.members_source == MembersSource.NONE and group:
             members, source = mirror.current_member_ids(group), MembersSource.MIRROR
         replaced = bool(members) and dismissal.members_source != MembersSource.CALLBACK
         note = f"Completed the member snapshot of dismissal #{dismissal.pk}" + (
@@ -71,8 +73,7 @@ class DismissGroupHandler(Handler):
     def store_in_one_statement(self, event: CallbackEvent, data: dict[str, Any]) -> Outcome | None:
         dismissal = self._dismissal(event, data, member_count=len(data["member_ids"]))
         children = (DismissedGroupMember, "dismissal", "user_id", data["member_ids"])
-        group = IMGroup(group_id=data["group_id"], owner_id=data["owner_id"])
-        group.group_type = (data["group_type"] or (None, None))[1]
+        group = IMGroup(group_id=data["group_id"])
         self._dismiss(group, event, data)
         also = (group, "group_id", ("status", "dismissed_at", "last_event"))
         # The note around the stored dismissal's id, which only the statement learns.
