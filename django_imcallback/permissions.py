@@ -13,6 +13,7 @@ import binascii
 import hmac
 import ipaddress
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 from django.http import HttpRequest
@@ -24,10 +25,13 @@ from .conf import IPNetwork, imcallback_settings
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+@lru_cache(maxsize=1024)
 def parse_ip(value: str) -> IPAddress | None:
     """Parse ``1.2.3.4``, ``1.2.3.4:5678``, ``::1``, ``[::1]`` or ``[::1]:5678``.
 
-    IPv4-mapped IPv6 addresses (``::ffff:1.2.3.4``) come back as IPv4.
+    IPv4-mapped IPv6 addresses (``::ffff:1.2.3.4``) come back as IPv4. Cached: an OpenIM
+    deployment calls from a handful of addresses, and parsing one costs more than a
+    small callback's validation.
     """
     value = value.strip()
     if value.startswith("["):

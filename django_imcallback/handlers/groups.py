@@ -35,12 +35,23 @@ Source = IMGroupMember.Source
 
 
 class StrictIntegerField(serializers.IntegerField):
-    """A JSON integer (Go's ``int32``/``int64``): no strings, no booleans, no fractions."""
+    """A JSON integer (Go's ``int32``/``int64``): no strings, no booleans, no fractions.
+
+    Bounds are checked here rather than by validators (a lazy message per call)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        bounds = kwargs.pop("min_value", None), kwargs.pop("max_value", None)
+        super().__init__(**kwargs)
+        self.min_value, self.max_value = bounds  # for the schema
 
     def to_internal_value(self, data: Any) -> int:
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("invalid")
-        return super().to_internal_value(data)
+        if self.max_value is not None and data > self.max_value:
+            self.fail("max_value", max_value=self.max_value)
+        if self.min_value is not None and data < self.min_value:
+            self.fail("min_value", min_value=self.min_value)
+        return data
 
 
 def text(**kwargs: Any) -> WireStringField:
