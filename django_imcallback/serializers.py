@@ -42,6 +42,19 @@ class WireStringField(serializers.CharField):
         # matters on before-callbacks (every message, on the sender's critical path).
         self.validators = [v for v in self.validators if not isinstance(v, _CHECKED_HERE)]
 
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        """DRF's, without its generic detours for a value that is present (most are)."""
+        if data is serializers.empty or data is None:
+            return super().run_validation(data)  # DRF's rules for missing and null
+        if data == "":
+            if not self.allow_blank:
+                self.fail("blank")
+            return ""
+        value = self.to_internal_value(data)
+        if self.validators:
+            self.run_validators(value)
+        return value
+
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             self.fail("not_a_string", input_type=type(data).__name__)

@@ -44,6 +44,14 @@ class StrictIntegerField(serializers.IntegerField):
         super().__init__(**kwargs)
         self.min_value, self.max_value = bounds  # for the schema
 
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        if data is serializers.empty or data is None:
+            return super().run_validation(data)  # DRF's rules for missing and null
+        value = self.to_internal_value(data)
+        if self.validators:
+            self.run_validators(value)
+        return value
+
     def to_internal_value(self, data: Any) -> int:
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("invalid")
