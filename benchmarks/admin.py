@@ -58,7 +58,7 @@ def seed(dismissals: int, members_each: int) -> None:
         # A seed cut short leaves rows and advanced sequences; the rows below assume neither.
         cursor.execute(
             "TRUNCATE django_imcallback_dismissedgroupmember, django_imcallback_dismissedgroup,"
-            " django_imcallback_callbackevent RESTART IDENTITY"
+            " django_imcallback_callbackevent RESTART IDENTITY CASCADE"
         )
         cursor.execute(
             """
