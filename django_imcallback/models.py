@@ -90,6 +90,8 @@ class CallbackEvent(models.Model):
         max_length=16,
         choices=Verdict.choices,
         blank=True,
+        default=Verdict.NONE,
+        db_default=Verdict.NONE,
         help_text=_("For a before-callback with deciders: what was decided."),
     )
     answer = models.JSONField(
@@ -153,6 +155,7 @@ class DismissedGroup(models.Model):
         max_length=16,
         choices=MembersSource.choices,
         default=MembersSource.CALLBACK,
+        db_default=MembersSource.CALLBACK,
         help_text=_(
             "Where the member snapshot came from: the callback's membersID, the mirror of the "
             "group's members (the callback named none), or nowhere (nothing was known)."
