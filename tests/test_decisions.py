@@ -336,3 +336,24 @@ def test_a_message_body_of_the_wrong_types_is_invalid_and_not_a_refusal(post, de
     assert response.status_code == 400
     assert not refuses(response.json())
     assert CallbackEvent.objects.get().status == Status.INVALID
+
+
+def test_the_new_columns_have_database_defaults_for_a_rolling_deploy():
+    """The previous release inserts events without verdict and answer, and dismissals
+    without members_source, while the new one is being rolled out."""
+    from django_imcallback.models import DismissedGroup
+
+    new_columns = {"verdict", "answer", "members_source"}
+    for model, obj in (
+        (CallbackEvent, CallbackEvent(command="c")),
+        (DismissedGroup, DismissedGroup(group_id="g")),
+    ):
+        fields = [
+            f
+            for f in model._meta.concrete_fields
+            if not f.primary_key and f.name not in new_columns
+        ]
+        model._base_manager._insert([obj], fields=fields)
+
+    assert CallbackEvent.objects.get().verdict == ""
+    assert DismissedGroup.objects.get().members_source == "callback"
