@@ -39,6 +39,13 @@ else:  # ModelAdmin is generic only in django-stubs, not at run time.
     ModelAdmin = admin.ModelAdmin
 
 
+def _event_link(event_id: int | None) -> str:
+    if event_id is None:
+        return "-"
+    url = reverse("admin:django_imcallback_callbackevent_change", args=[event_id])
+    return format_html('<a href="{}">#{}</a>', url, event_id)
+
+
 class ReadOnlyAdmin(ModelAdmin):
     """Records of what the OpenIM server said are evidence: nobody edits them here."""
 
@@ -212,10 +219,7 @@ class DismissedGroupAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("first event"))
     def event_link(self, obj: DismissedGroup) -> str:
-        if obj.event_id is None:
-            return "-"
-        url = reverse("admin:django_imcallback_callbackevent_change", args=[obj.event_id])
-        return format_html('<a href="{}">#{}</a>', url, obj.event_id)
+        return _event_link(obj.event_id)
 
     @admin.display(description=_("group"))
     def group_link(self, obj: DismissedGroup) -> str:
@@ -260,13 +264,6 @@ class DismissedGroupMemberAdmin(ReadOnlyAdmin):
 
     def exact_search(self, queryset: QuerySet[Any], term: str) -> QuerySet[Any]:
         return queryset.filter(user_id=term)
-
-
-def _event_link(event_id: int | None) -> str:
-    if event_id is None:
-        return "-"
-    url = reverse("admin:django_imcallback_callbackevent_change", args=[event_id])
-    return format_html('<a href="{}">#{}</a>', url, event_id)
 
 
 @admin.register(IMGroup)
