@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from rest_framework import serializers
 
 from .conf import imcallback_settings
@@ -69,6 +70,7 @@ class Change:
 Verdict = Block | Change | None
 Decider = Callable[[CallbackEvent, dict[str, Any]], Verdict]
 
+DEFAULT_BUDGET_MS = 1000
 ALLOW = {"actionCode": 0, "errCode": 0, "errMsg": "", "errDlt": "", "nextCode": 0}
 
 _deciders: dict[str, list[Decider]] = {}
@@ -231,7 +233,7 @@ def decide(command: str, event: CallbackEvent, payload: dict[str, Any]) -> Decis
     registered = deciders(command)
     if not registered:
         return None
-    budget = imcallback_settings.decision_budget_ms
+    budget = _budget_ms()
     changes: dict[str, Any] = {}
     slow: list[str] = []
     for decider in registered:
@@ -270,6 +272,14 @@ def decide(command: str, event: CallbackEvent, payload: dict[str, Any]) -> Decis
     if changes:
         return Decision("change", {**ALLOW, **changes}, slow=slow)
     return Decision("allow", dict(ALLOW), slow=slow)
+
+
+def _budget_ms() -> int:
+    try:
+        return imcallback_settings.decision_budget_ms
+    except ImproperlyConfigured as exc:
+        logger.error("%s Using %d ms.", exc, DEFAULT_BUDGET_MS)
+        return DEFAULT_BUDGET_MS
 
 
 def _name(decider: Decider) -> str:

@@ -357,3 +357,13 @@ def test_the_new_columns_have_database_defaults_for_a_rolling_deploy():
 
     assert CallbackEvent.objects.get().verdict == ""
     assert DismissedGroup.objects.get().members_source == "callback"
+
+
+def test_a_misconfigured_budget_still_decides(post, decider, settings, caplog):
+    settings.IMCALLBACK = {"DECISION_BUDGET_MS": "fast"}
+    decider(SINGLE)(lambda e, p: Block(5001, "refused"))
+
+    with caplog.at_level(logging.ERROR, logger="django_imcallback"):
+        assert refuses(post(message(), SINGLE).json())
+
+    assert "DECISION_BUDGET_MS" in caplog.text
