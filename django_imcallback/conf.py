@@ -211,13 +211,18 @@ class Settings:
     def decision_budget_ms(self) -> int:
         return self._size("DECISION_BUDGET_MS", 1)
 
+    def per_command(self, name: str, command: str, fallback: Any) -> Any:
+        """The value a per-command dict setting (``RECORD``, ``DECISION_DEFAULTS``) holds for
+        ``command`` (any case), else for ``"*"``, else ``fallback``; unchecked."""
+        values = self._get(name)
+        if not isinstance(values, dict):
+            return fallback
+        lowered = {str(key).lower(): value for key, value in values.items()}
+        return lowered.get(command.lower(), lowered.get("*", fallback))
+
     def record_policy(self, command: str) -> str:
         """``command``'s record policy; "all" (with the error logged) when misconfigured."""
-        policies = self._get("RECORD")
-        value: Any = "all"
-        if isinstance(policies, dict):
-            lowered = {str(key).lower(): policy for key, policy in policies.items()}
-            value = lowered.get(command.lower(), lowered.get("*", "all"))
+        value = self.per_command("RECORD", command, "all")
         if value not in RECORD_POLICIES:
             logging.getLogger("django_imcallback").error(
                 'IMCALLBACK["RECORD"] must map commands to one of %s; recording everything.',

@@ -208,11 +208,7 @@ def block_answer(block: Block) -> dict[str, Any]:
 
 def default_answer(command: str) -> dict[str, Any]:
     """The configured default verdict's answer; allow when it is missing or malformed."""
-    defaults = imcallback_settings.raw.get("DECISION_DEFAULTS") or {}
-    value: Any = "allow"
-    if isinstance(defaults, dict):
-        lowered = {str(key).lower(): val for key, val in defaults.items()}
-        value = lowered.get(command.lower(), lowered.get("*", "allow"))
+    value = imcallback_settings.per_command("DECISION_DEFAULTS", command, "allow")
     if value == "allow":
         return dict(ALLOW)
     try:
