@@ -95,24 +95,30 @@ class GroupBodySerializer(serializers.Serializer[Any]):
         return values
 
 
-class GroupInfoSerializer(GroupBodySerializer):
-    """``sdkws.GroupInfo``, as in the create bodies (``groupType`` an integer there)."""
+class SetGroupInfoSerializer(GroupBodySerializer):
+    """``callbackBefore/AfterSetGroupInfo(Ex)Command``."""
 
     operationID = text()
     groupName = text()
     notification = text()
     introduction = text()
     faceURL = text()
-    ownerUserID = text()
-    createTime = EventTimeField()
-    memberCount = integer()
     ex = text()
-    status = integer()
-    creatorUserID = text()
-    groupType = GroupTypeField(required=False, allow_null=True, default=None)
     needVerification = integer()
     lookMemberInfo = integer()
     applyMemberFriend = integer()
+
+
+class GroupInfoSerializer(SetGroupInfoSerializer):
+    """``sdkws.GroupInfo``, as in the create bodies (``groupType`` an integer there): the
+    fields a set-info body changes, and the rest."""
+
+    ownerUserID = text()
+    createTime = EventTimeField()
+    memberCount = integer()
+    status = integer()
+    creatorUserID = text()
+    groupType = GroupTypeField(required=False, allow_null=True, default=None)
     notificationUpdateTime = integer(64)
     notificationUserID = text()
 
@@ -212,20 +218,6 @@ INFO_FIELDS = (
     "lookMemberInfo",
     "applyMemberFriend",
 )
-
-
-class SetGroupInfoSerializer(GroupBodySerializer):
-    """``callbackBefore/AfterSetGroupInfo(Ex)Command``."""
-
-    operationID = text()
-    groupName = text()
-    notification = text()
-    introduction = text()
-    faceURL = text()
-    ex = text()
-    needVerification = integer()
-    lookMemberInfo = integer()
-    applyMemberFriend = integer()
 
 
 class SetGroupInfoExSerializer(SetGroupInfoSerializer):
