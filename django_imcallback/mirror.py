@@ -78,8 +78,8 @@ def admit(
         touch(member, event, event_time)
         changed.append(user_id)
     Member.objects.bulk_create(new)
-    fields = ["left_at", "left_how", "role_level", "joined_at", "joined_how", "last_event"]
-    Member.objects.bulk_update(updated, [*fields, "event_time"])
+    fields = ["left_at", "left_how", "role_level", "joined_at", "joined_how"]
+    Member.objects.bulk_update(updated, [*fields, "last_event", "event_time"])
     return changed
 
 

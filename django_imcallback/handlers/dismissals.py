@@ -24,11 +24,11 @@ class DismissGroupHandler(Handler):
     Stored as one ``DismissedGroup`` per group, with a ``DismissedGroupMember`` per member,
     and the mirror's group (if it knows the group) marked dismissed. The server sends each
     dismissal twice, the second time with no members, and the two copies race; an
-    administrator's dismissal
-    comes once, with no members. The unique ``group_id`` decides which copy stores the
-    dismissal and announces it. The snapshot is the callback's members; when it names
-    none, the mirror's members at that moment. A later copy that names members replaces a
-    snapshot the callback did not give; a copy without members never shrinks one.
+    administrator's dismissal comes once, with no members. The unique ``group_id`` decides
+    which copy stores the dismissal and announces it. The snapshot is the callback's
+    members; when it names none, the mirror's members at that moment. A later copy that
+    names members replaces a snapshot the callback did not give; a copy without members
+    never shrinks one.
     """
 
     command = "callbackAfterDisMissGroupCommand"
