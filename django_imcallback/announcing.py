@@ -7,7 +7,8 @@ is owed only when a receiver is connected to the handler's signal or to
 runs after commit, sends both signals through ``send_robust``, then clears the marker to
 ``sent`` without waiting for the disk: losing that write only makes ``imcallback_replay``
 announce the event again. A raising receiver marks the event ``failed`` with the
-traceback instead.
+traceback instead, and is logged once, here, naming the event and the receiver (the
+app's signals are ``CallbackSignal``s, which leave ``django.dispatch`` silent).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 from . import sql, storage
 from .handlers import Handler, Outcome
+from .logs import logsafe
 from .models import CallbackEvent
 from .signals import callback_received
 
@@ -34,6 +36,13 @@ def owed(handler: Handler | None) -> bool:
     )
 
 
+def receiver_name(receiver: Any) -> str:
+    """A receiver's dotted path, e.g. ``shop.receivers.on_dismissal``."""
+    module = getattr(receiver, "__module__", None) or type(receiver).__module__
+    name = getattr(receiver, "__qualname__", None) or type(receiver).__qualname__
+    return f"{module}.{name}"
+
+
 def send(
     event: CallbackEvent, handler: Handler | None, outcome: Outcome, payload: dict[str, Any]
 ) -> bool:
@@ -42,13 +51,20 @@ def send(
     responses += callback_received.send_robust(
         sender=CallbackEvent, event=event, command=event.command, payload=payload
     )
-    errors = [response for _, response in responses if isinstance(response, BaseException)]
-    if not errors:
+    failures = [(r, error) for r, error in responses if isinstance(error, BaseException)]
+    if not failures:
         event.dispatch_state = Dispatch.SENT
         sql.clear_marker(event)
         return True
-    for error in errors:
-        logger.error("A receiver of event %s raised.", event.pk, exc_info=error)
+    errors = [error for _, error in failures]
+    for receiver, error in failures:
+        logger.error(
+            "Receiver %s of event %s (%s) raised.",
+            receiver_name(receiver),
+            event.pk,
+            logsafe(event.command),
+            exc_info=error,
+        )
     event.dispatch_state = Dispatch.FAILED
     text = "\n".join("".join(traceback.format_exception(error)) for error in errors)
     storage.record(event, Status.FAILED, text)

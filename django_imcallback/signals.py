@@ -6,38 +6,54 @@ Every signal also gets ``event``, the CallbackEvent of the delivery. The group s
 the change.
 """
 
-from django.dispatch import Signal
+from typing import Any
+
+from django import dispatch
+
+
+class CallbackSignal(dispatch.Signal):
+    """A signal whose receiver failures the app logs, once, with the event and receiver.
+
+    ``send_robust`` of a plain ``Signal`` also logs each failure on ``django.dispatch``,
+    so an error tracker would open two issues per failure. Use it for the signal of a
+    handler of your own, too.
+    """
+
+    def _log_robust_failure(self, receiver: Any, err: Exception) -> None:
+        # django_imcallback.announcing logs the failure, naming the event.
+        pass
+
 
 #: Sent once per dismissed group, the first time it is stored.
 #: ``sender=DismissedGroup``; keyword arguments ``dismissal`` (the DismissedGroup, whose
 #: ``members`` hold the member snapshot and ``members_source`` where it came from) and
 #: ``event`` (the CallbackEvent that created it).
-group_dismissed = Signal()
+group_dismissed = CallbackSignal()
 
 #: A group was created (``callbackAfterCreateGroupCommand``): ``group``, ``member_ids``
 #: (the founding members, owner first).
-group_created = Signal()
+group_created = CallbackSignal()
 
 #: Users became members: ``group``, ``user_ids``, ``how`` (``"created"``, ``"joined"``:
 #: a direct join, or ``"announced"``: named by callbackBeforeMembersJoinGroupCommand,
 #: which covers invitations and approved applications).
-group_members_joined = Signal()
+group_members_joined = CallbackSignal()
 
 #: Users stopped being members: ``group``, ``user_ids``, ``reason`` (``"quit"`` or
 #: ``"kicked"``), ``kicked_by`` (the body's ``opUserID`` when it has one, else ``""``) and
 #: ``message`` (the kick's reason text, ``""`` for a quit).
-group_member_left = Signal()
+group_member_left = CallbackSignal()
 
 #: The owner changed: ``group``, ``old_owner_id``, ``new_owner_id``.
-group_owner_changed = Signal()
+group_owner_changed = CallbackSignal()
 
 #: The group's info changed: ``group``, ``changes`` (the fields the body set, wire names).
-group_info_changed = Signal()
+group_info_changed = CallbackSignal()
 
 #: A member's role or profile in the group changed: ``group``, ``user_id``, ``changes``.
-group_member_changed = Signal()
+group_member_changed = CallbackSignal()
 
 #: Sent for every valid callback of any command, handled or not, duplicates included.
 #: ``sender=CallbackEvent``; keyword arguments ``event``, ``command`` (str) and
 #: ``payload`` (the parsed JSON object, a dict).
-callback_received = Signal()
+callback_received = CallbackSignal()

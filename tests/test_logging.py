@@ -49,3 +49,19 @@ def test_refused_callers_are_not_delivery_lines(post, settings, caplog):
 
     assert delivery_records(caplog) == []
     assert "Refused callback" in caplog.text
+
+
+def test_a_failing_receiver_is_logged_once_naming_it_and_the_event(post, failing_receiver, caplog):
+    """django.dispatch would log the failure too: error trackers would open two issues."""
+    with caplog.at_level(logging.DEBUG):
+        post(DismissPayloadFactory(groupID="g-receiver"))
+
+    [record] = [r for r in caplog.records if r.exc_info]
+    assert record.name == "django_imcallback"
+    assert record.levelno == logging.ERROR
+    assert isinstance(record.exc_info[1], RuntimeError)
+    from django_imcallback.models import CallbackEvent
+
+    event = CallbackEvent.objects.get()
+    name = f"{failing_receiver.__module__}.{failing_receiver.__qualname__}"
+    assert record.getMessage() == f"Receiver {name} of event {event.pk} ({DISMISS}) raised."

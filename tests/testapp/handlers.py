@@ -2,17 +2,17 @@
 
 from typing import Any
 
-from django.dispatch import Signal
 from rest_framework import serializers
 
 from django_imcallback.handlers import Handler, Outcome
 from django_imcallback.models import CallbackEvent
 from django_imcallback.serializers import IDField
+from django_imcallback.signals import CallbackSignal
 
 from .models import GroupQuit
 
 #: Sent once per stored quit, with ``quit`` (a GroupQuit) and ``event``.
-member_quit = Signal()
+member_quit = CallbackSignal()
 
 
 class QuitGroupSerializer(serializers.Serializer):
