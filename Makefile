@@ -26,9 +26,10 @@ run-worker: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py db_worker
 
-## Run the whole test suite (SQLite unless DATABASE_URL is set).
+## Run the whole test suite (SQLite unless DATABASE_URL is set), then the demo's own tests.
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --ds=example_project.settings example_project
 
 ## Benchmarks against the floor on PostgreSQL (BENCH_DATABASE_URL; needs wrk, installed if missing).
 bench: install

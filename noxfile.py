@@ -29,6 +29,7 @@ def tests(session: nox.Session, django: str) -> None:
     session.install("-e", ".[dev]", f"django~={django}.0")
     session.run("python", "-m", "django", "--version")
     session.run("python", "-m", "pytest", *session.posargs)
+    session.run("python", "-m", "pytest", "--ds=example_project.settings", "example_project")
 
 
 @nox.session(python="3.11")

@@ -175,6 +175,103 @@ def message_body(command: str, sender: str, to: str, text: str) -> dict[str, Any
     }
 
 
+#: The push before-callbacks ``push_body`` builds.
+PUSH_COMMANDS = [
+    "callbackBeforeOnlinePushCommand",
+    "callbackBeforeOfflinePushCommand",
+    "callbackBeforeGroupOnlinePushCommand",
+]
+
+
+def push_body(
+    command: str, sender: str, to: list[str], text: str, op_id: str = ""
+) -> dict[str, Any]:
+    """A push before-callback: ``UserStatusBatchCallbackReq`` and the message's fields (the
+    group online push: the group's, with ``seq``, and no recipient list)."""
+    group = "Group" in command
+    body: dict[str, Any] = {
+        "callbackCommand": command,
+        "operationID": op_id,
+        "platformID": 0,
+        "platform": "",
+    }
+    if not group:
+        body["userIDList"] = to
+    body.update(
+        {
+            "clientMsgID": secrets.token_hex(16),
+            "sendID": sender,
+            "groupID": to[0] if group and to else "",
+            "contentType": 101,
+            "sessionType": 3 if group else 1,
+            "atUserIDList": None,
+            "content": json.dumps({"content": text}, ensure_ascii=False, separators=(",", ":")),
+        }
+    )
+    if group:
+        body["seq"] = 1
+    return body
+
+
+#: The user before-callbacks ``user_body`` builds.
+USER_COMMANDS = [
+    "callbackBeforeUserRegisterCommand",
+    "callbackBeforeUpdateUserInfoCommand",
+    "callbackBeforeUpdateUserInfoExCommand",
+]
+
+
+def user_body(command: str, user_ids: list[str], nickname: str = "") -> dict[str, Any]:
+    """A user before-callback: a registration of ``user_ids`` (``sdkws.UserInfo`` omits
+    zero values), or the first one's profile update (``null``: unchanged)."""
+    if command == "callbackBeforeUserRegisterCommand":
+        users = [
+            {"userID": user, "nickname": nickname or user, "createTime": int(time.time() * 1000)}
+            for user in user_ids
+        ]
+        return {"callbackCommand": command, "users": users}
+    return {
+        "callbackCommand": command,
+        "userID": user_ids[0] if user_ids else "",
+        "nickName": nickname or None,
+        "faceURL": None,
+        "ex": None,
+    }
+
+
+#: The friend before-callbacks ``friend_body`` builds.
+FRIEND_COMMANDS = [
+    "callbackBeforeAddFriendCommand",
+    "callbackBeforeAddFriendAgreeCommand",
+    "callbackBeforeImportFriendsCommand",
+    "callbackBeforeSetFriendRemarkCommand",
+    "callbackBeforeAddBlackCommand",
+]
+
+
+def friend_body(command: str, owner: str, others: list[str], text: str = "") -> dict[str, Any]:
+    """A friend before-callback from ``owner`` about ``others`` (the first, where the
+    command is about one user), with the server's own key names (``blackUserID`` and
+    ``HandleResult`` in an agreement included)."""
+    other = others[0] if others else ""
+    name = command.removeprefix("callbackBefore").removesuffix("Command")
+    bodies: dict[str, dict[str, Any]] = {
+        "AddFriend": {"fromUserID": owner, "toUserID": other, "reqMsg": text, "ex": ""},
+        "AddFriendAgree": {
+            "fromUserID": owner,
+            "blackUserID": other,  # sic: the server's tag for the user who agrees
+            "HandleResult": 1,
+            "HandleMsg": text,
+        },
+        "ImportFriends": {"ownerUserID": owner, "friendUserIDs": others or None},
+        "SetFriendRemark": {"ownerUserID": owner, "friendUserID": other, "remark": text},
+        "AddBlack": {"ownerUserID": owner, "blackUserID": other},
+    }
+    if name not in bodies:
+        raise ValueError(f"No body known for {command}.")
+    return {"callbackCommand": command, **bodies[name]}
+
+
 #: The group commands ``group_body`` builds, before and after.
 GROUP_COMMANDS = [
     f"callback{name}Command"

@@ -1,0 +1,183 @@
+"""Helpers for testing a project that receives OpenIM callbacks with django-imcallback.
+
+``body(command, ...)`` builds the body the server sends for any command the app types.
+``deliver(command, ...)`` posts one through Django's test client as the server does (its
+headers, the configured Basic credentials, secret path and allowed address) and runs the
+announcements that wait for the commit, so the receivers a project connects run in a
+``TestCase`` as they do in production::
+
+    from django.test import TestCase
+    from django_imcallback.testing import deliver
+
+    class DismissalTests(TestCase):
+        def test_members_are_told(self):
+            result = deliver("callbackAfterDisMissGroupCommand", user_ids=["u1", "u2"])
+            self.assertEqual(result.answer["errCode"], 0)
+
+pytest users add ``pytest_plugins = ["django_imcallback.testing.fixtures"]`` to their root
+``conftest.py`` for the ``imcallback`` fixture (``imcallback.deliver(...)``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.db import DEFAULT_DB_ALIAS
+from django.test import Client, TestCase
+from django.urls import NoReverseMatch, reverse
+
+from .. import openim
+
+if TYPE_CHECKING:
+    from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
+
+    from ..models import CallbackEvent
+
+__all__ = ["COMMANDS", "Delivery", "body", "deliver"]
+
+#: Every command ``body`` builds: the group, message, push, user and friend callbacks.
+COMMANDS = [
+    *openim.GROUP_COMMANDS,
+    *openim.MESSAGE_COMMANDS,
+    *openim.PUSH_COMMANDS,
+    *openim.USER_COMMANDS,
+    *openim.FRIEND_COMMANDS,
+]
+
+
+def body(
+    command: str,
+    *,
+    group_id: str = "G001",
+    user_id: str = "user123",
+    user_ids: list[str] | None = None,
+    text: str = "hello",
+    **fields: Any,
+) -> dict[str, Any]:
+    """The body OpenIM sends for ``command``, keys in the server's order.
+
+    ``user_id`` is the user who acts (the group's owner, a message's sender, the user who
+    adds a friend), ``user_ids`` the users it is about (members, the joiner, the quitter,
+    the kicked, a message's recipient, friends); ``group_id`` and ``text`` where the
+    command has them. ``fields`` set wire keys on top, e.g. ``membersID=None``.
+    """
+    users = list(user_ids) if user_ids is not None else ["user001", "user002"]
+    group = "Group" in command
+    if command in openim.GROUP_COMMANDS:
+        built = openim.group_body(command, group_id, user_id, users)
+    elif command in openim.MESSAGE_COMMANDS:
+        to = group_id if group else (users[0] if users else "")
+        built = openim.message_body(command, user_id, to, text)
+    elif command in openim.PUSH_COMMANDS:
+        built = openim.push_body(command, user_id, [group_id] if group else users, text)
+    elif command in openim.USER_COMMANDS:
+        built = openim.user_body(command, users, text)
+    elif command in openim.FRIEND_COMMANDS:
+        built = openim.friend_body(command, user_id, users, text)
+    else:
+        raise ValueError(f"No body known for {command}; pass your own to deliver().")
+    return {**built, **fields}
+
+
+@dataclass
+class Delivery:
+    """What a delivery came to: the response and the event it stored, if any."""
+
+    response: TestResponse
+    #: The stored CallbackEvent; ``None`` when the record policy kept none.
+    event: CallbackEvent | None
+
+    @property
+    def status_code(self) -> int:
+        return self.response.status_code
+
+    @property
+    def answer(self) -> dict[str, Any]:
+        """The JSON answer OpenIM reads (``errCode``, ``actionCode``, ...)."""
+        answer: dict[str, Any] = json.loads(self.response.content)
+        return answer
+
+
+def callback_url(command: str) -> str:
+    """The path the server posts ``command`` to, with the secret path when one is set."""
+    from ..conf import imcallback_settings
+
+    secret = imcallback_settings.secret_path
+    try:
+        if secret:
+            kwargs = {"token": secret, "command": command}
+            return reverse("django_imcallback:callback-with-secret", kwargs=kwargs)
+        return reverse("django_imcallback:callback", kwargs={"command": command})
+    except NoReverseMatch as exc:
+        raise NoReverseMatch(
+            'django_imcallback.urls is not mounted: add path("imcallback/", '
+            'include("django_imcallback.urls")) to your ROOT_URLCONF.'
+        ) from exc
+
+
+def caller_headers() -> dict[str, str]:
+    """The headers of the server's request, with the first configured Basic credentials."""
+    import base64
+
+    from ..conf import imcallback_settings
+
+    headers = {"User-Agent": "Go-http-client/1.1"}
+    if credentials := imcallback_settings.basic_auth:
+        token = f"{credentials[0].username}:{credentials[0].password}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(token).decode()
+    return headers
+
+
+def caller_address() -> str:
+    """An address ``ALLOWED_IPS`` lets in (the test client's own when none is set)."""
+    from ..conf import imcallback_settings
+
+    if not (networks := imcallback_settings.allowed_ips):
+        return "127.0.0.1"
+    network = networks[0]
+    host = network.network_address if network.num_addresses <= 2 else network.network_address + 1
+    return str(host)
+
+
+def deliver(
+    command: str,
+    payload: dict[str, Any] | bytes | None = None,
+    *,
+    client: Client | None = None,
+    operation_id: str | None = None,
+    headers: dict[str, str] | None = None,
+    using: str = DEFAULT_DB_ALIAS,
+    **params: Any,
+) -> Delivery:
+    """POST ``command`` as the server does and run the announcements owed after commit.
+
+    ``payload``: the body (a dict, encoded as Go encodes it, or raw bytes); by default
+    ``body(command, **params)``. ``client``: a test client (``self.client``, pytest-django's
+    ``client``); a new one by default. ``headers`` are added to (or replace) the server's.
+    Inside a ``TestCase`` the transaction never commits, which is why a plain
+    ``self.client.post`` leaves the receivers unrun; this runs them (with
+    ``captureOnCommitCallbacks(execute=True)``), as the commit would.
+    """
+    from ..models import CallbackEvent
+
+    if payload is None:
+        payload = body(command, **params)
+    elif params:
+        raise TypeError("Pass either a payload or the body's parameters, not both.")
+    data = payload if isinstance(payload, bytes) else openim.go_json(payload)
+    operation_id = operation_id or openim.operation_id()
+    sent = {**caller_headers(), "Operationid": operation_id, **(headers or {})}
+    client = client or Client()
+    with TestCase.captureOnCommitCallbacks(using=using, execute=True):
+        response = client.generic(
+            "POST",
+            callback_url(command),
+            data,
+            content_type="application/json; charset=utf-8",
+            headers=sent,
+            REMOTE_ADDR=caller_address(),
+        )
+    events = CallbackEvent.objects.using(using).filter(operation_id=operation_id)
+    return Delivery(response, events.order_by("-pk").first())
