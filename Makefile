@@ -10,19 +10,26 @@ $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(BIN)/.demo $@
+
+# The demo alone needs far less than the development tools (the "demo" extra).
+$(BIN)/.demo: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[demo]"
 	touch $@
 
 install: $(BIN)/.installed
 
 ## Serve the example project on http://127.0.0.1:$(PORT) (SQLite unless DATABASE_URL is set).
-run: install
+run: $(BIN)/.demo
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py demo_setup
 	@echo "Admin: http://127.0.0.1:$(PORT)/admin/  Callbacks: http://127.0.0.1:$(PORT)/imcallback/<command>"
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 ## Task mode: serve with IMCALLBACK_DISPATCH=task (make run) and run this beside it.
-run-worker: install
+run-worker: $(BIN)/.demo
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py db_worker
 

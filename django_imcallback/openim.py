@@ -296,6 +296,51 @@ GROUP_COMMANDS = [
 ]
 
 
+#: Every command ``body`` builds: the group, message, push, user and friend callbacks.
+COMMANDS = [
+    *GROUP_COMMANDS,
+    *MESSAGE_COMMANDS,
+    *PUSH_COMMANDS,
+    *USER_COMMANDS,
+    *FRIEND_COMMANDS,
+]
+
+
+def body(
+    command: str,
+    *,
+    group_id: str = "G001",
+    user_id: str = "user123",
+    user_ids: list[str] | None = None,
+    text: str = "hello",
+    **fields: Any,
+) -> dict[str, Any]:
+    """The body OpenIM sends for ``command`` (any case), keys in the server's order.
+
+    ``user_id`` is the user who acts (the group's owner, a message's sender, the user who
+    adds a friend), ``user_ids`` the users it is about (members, the joiner, the quitter,
+    the kicked, a message's recipient, friends); ``group_id`` and ``text`` where the
+    command has them. ``fields`` set wire keys on top, e.g. ``membersID=None``.
+    """
+    command = {name.lower(): name for name in COMMANDS}.get(command.lower(), command)
+    users = list(user_ids) if user_ids is not None else ["user001", "user002"]
+    group = "Group" in command
+    if command in GROUP_COMMANDS:
+        built = group_body(command, group_id, user_id, users)
+    elif command in MESSAGE_COMMANDS:
+        to = group_id if group else (users[0] if users else "")
+        built = message_body(command, user_id, to, text)
+    elif command in PUSH_COMMANDS:
+        built = push_body(command, user_id, [group_id] if group else users, text)
+    elif command in USER_COMMANDS:
+        built = user_body(command, users, text)
+    elif command in FRIEND_COMMANDS:
+        built = friend_body(command, user_id, users, text)
+    else:
+        raise ValueError(f"No body known for {command}.")
+    return {**built, **fields}
+
+
 def operation_id() -> str:
     return f"{int(time.time() * 1000)}-{secrets.token_hex(4)}"
 

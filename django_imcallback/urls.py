@@ -2,10 +2,11 @@
 
 OpenIM posts to ``<configured url>/<command>``; a configured url with a trailing slash
 yields ``//<command>``, and old servers post to the bare url, so all of these match.
+``bare_url("imcallback")`` beside the include takes that bare url without its slash.
 """
 
 from django.http import HttpRequest, HttpResponse
-from django.urls import re_path
+from django.urls import URLPattern, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 
 from . import responses
@@ -32,3 +33,12 @@ urlpatterns = [
     ),
     re_path(r"^", not_found),
 ]
+
+
+def bare_url(prefix: str) -> URLPattern:
+    """The bare webhook url, ``prefix`` without a trailing slash, which old servers post to
+    (naming the command only in the body). Without it Django's ``APPEND_SLASH`` answers
+    that POST with a redirect, which Go's client follows with a GET without the body: the
+    callback is lost. Put it beside ``path(prefix + "/", include("django_imcallback.urls"))``.
+    """
+    return path(prefix.strip("/"), CallbackView.as_view(), {"command": ""}, name="imcallback-bare")

@@ -4,11 +4,14 @@ Slow (builds, creates a virtualenv, installs from the package index): marked
 ``packaging`` and run by ``make test-packaging`` and ``.ci/run``, not by ``make test``.
 """
 
+import base64
+import json
 import shutil
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 import venv
 import zipfile
 from pathlib import Path
@@ -40,6 +43,7 @@ def test_wheel_and_sdist_carry_what_the_app_needs(dist):
     assert "django_imcallback/py.typed" in names
     assert "django_imcallback/migrations/0001_initial.py" in names
     assert "django_imcallback/migrations/0002_event_dispatch_state.py" in names
+    assert "django_imcallback/testing/fixtures.py" in names  # the kit host projects test with
     assert not any(name.startswith(("tests/", "example_project/", "benchmarks/")) for name in names)
     assert sdist.stat().st_size > 0
 
@@ -108,7 +112,7 @@ def test_a_new_project_that_follows_the_readme_receives_a_callback(installed, tm
     settings = tmp_path / "host" / "settings.py"
     settings.write_text(
         settings.read_text()
-        + '\nINSTALLED_APPS += ["rest_framework", "django_imcallback"]\n'
+        + '\nINSTALLED_APPS += ["django_imcallback"]\n'
         + 'IMCALLBACK = {"BASIC_AUTH": ["openim:a-long-random-password"]}\n'
     )
     urls = tmp_path / "host" / "urls.py"
@@ -116,7 +120,9 @@ def test_a_new_project_that_follows_the_readme_receives_a_callback(installed, tm
         urls.read_text().replace(
             "from django.urls import path", "from django.urls import include, path"
         )
-        + '\nurlpatterns += [path("imcallback/", include("django_imcallback.urls"))]\n'
+        + "\nfrom django_imcallback.urls import bare_url\n"
+        + 'urlpatterns += [path("imcallback/", include("django_imcallback.urls")), '
+        + 'bare_url("imcallback")]\n'
         + "from . import receivers  # noqa\n"
     )
     (tmp_path / "host" / "receivers.py").write_text(HOST_RECEIVER)
@@ -149,12 +155,27 @@ def test_a_new_project_that_follows_the_readme_receives_a_callback(installed, tm
             cwd=tmp_path,
             env=env,
         )
+        first_receiver_run = (tmp_path / "host" / "dismissed.txt").read_text()
+        # An old server: the bare url, no slash, the command in the body.
+        old_server = urllib.request.Request(
+            f"http://127.0.0.1:{port}/imcallback",
+            data=b'{"callbackCommand":"callbackAfterDisMissGroupCommand","groupID":"G-old",'
+            b'"ownerID":"o","groupType":"\\u0002","membersID":["u1"]}\n',
+            headers={
+                "Content-Type": "application/json; charset=utf-8",
+                "Authorization": "Basic "
+                + base64.b64encode(b"openim:a-long-random-password").decode(),
+            },
+        )
+        with urllib.request.urlopen(old_server, timeout=10) as response:  # noqa: S310 - http
+            assert (response.status, json.loads(response.read())["errCode"]) == (200, 0)
     finally:
         server.terminate()
         server.wait(timeout=10)
 
     assert "HTTP 200" in output
-    assert (tmp_path / "host" / "dismissed.txt").read_text() == "G-readme:user000001,user000002"
+    assert first_receiver_run == "G-readme:user000001,user000002"
+    assert (tmp_path / "host" / "dismissed.txt").read_text() == "G-old:u1"
     shown = run(
         python,
         "manage.py",
@@ -162,10 +183,17 @@ def test_a_new_project_that_follows_the_readme_receives_a_callback(installed, tm
         "-c",
         (
             "from django.contrib import admin; from django_imcallback.models import "
-            "CallbackEvent, DismissedGroup; print(DismissedGroup.objects.get().group_id, "
-            "CallbackEvent.objects.get().status, admin.site.is_registered(DismissedGroup))"
+            "CallbackEvent, DismissedGroup; print(*DismissedGroup.objects.order_by('pk')"
+            ".values_list('group_id', flat=True), *CallbackEvent.objects.values_list("
+            "'status', flat=True), admin.site.is_registered(DismissedGroup))"
         ),
         cwd=tmp_path,
         env=env,
     )
-    assert shown.strip().splitlines()[-1].split() == ["G-readme", "processed", "True"]
+    assert shown.strip().splitlines()[-1].split() == [
+        "G-readme",
+        "G-old",
+        "processed",
+        "processed",
+        "True",
+    ]

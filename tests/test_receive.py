@@ -216,3 +216,17 @@ def test_a_body_on_the_bare_url_that_names_no_command_is_invalid(post):
     event = CallbackEvent.objects.get()
     assert (event.command, event.status) == ("", CallbackEvent.Status.INVALID)
     assert "No callback command" in event.error
+
+
+@pytest.mark.parametrize("path", ["/imcallback", "/imcallback/"])
+def test_an_old_server_posting_to_the_bare_url_is_not_redirected(post, path, settings):
+    """With APPEND_SLASH, Django would answer /imcallback with a redirect; Go's client
+    follows it with a GET without the body, and the dismissal would be lost."""
+    settings.DEBUG = False
+    response = post(DismissPayloadFactory(groupID="g-bare"), command=None, path=path)
+
+    assert response.status_code == 200
+    assert response.json() == SUCCESS
+    event = CallbackEvent.objects.get()
+    assert (event.command, event.status) == (DISMISS, CallbackEvent.Status.PROCESSED)
+    assert DismissedGroup.objects.get().group_id == "g-bare"

@@ -123,3 +123,40 @@ def test_sends_a_before_callback_and_says_how_openim_reads_the_answer(live_serve
     assert "OpenIM would BLOCK the action (errCode 5001, errMsg 'Message refused')" in blocked
     assert "OpenIM would let the action go on." in allowed
     assert CallbackEvent.objects.filter(verdict="block").count() == 1
+
+
+def test_a_missing_file_is_a_clear_error_not_a_traceback(tmp_path):
+    with pytest.raises(CommandError, match=r"Cannot read .*missing\.json"):
+        call_command(
+            "imcallback_send", "http://127.0.0.1:9/x", "--from-file", str(tmp_path / "missing.json")
+        )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "callbackBeforeOnlinePushCommand",
+        "callbackBeforeUserRegisterCommand",
+        "callbackBeforeAddFriendCommand",
+    ],
+)
+def test_sends_every_typed_command_not_only_groups_and_messages(live_server, command):
+    call_command("imcallback_send", f"{live_server.url}/imcallback", "--command", command)
+
+    event = CallbackEvent.objects.get()
+    assert (event.command, event.status) == (command, "processed")
+
+
+def test_count_seeds_many_groups_with_varied_members(live_server, capsys):
+    call_command(
+        "imcallback_send", f"{live_server.url}/imcallback", "--count", "6", "--members", "4"
+    )
+
+    dismissals = DismissedGroup.objects.order_by("group_id")
+    assert [d.group_id for d in dismissals] == [f"G001-{i:04d}" for i in range(1, 7)]
+    sizes = [d.member_count for d in dismissals]
+    assert all(1 <= size <= 8 for size in sizes)
+    assert len(set(sizes)) > 1  # varied, not six copies
+    operation_ids = CallbackEvent.objects.values_list("operation_id", flat=True)
+    assert len(set(operation_ids)) == 6
+    assert capsys.readouterr().out.count("HTTP 200") == 6

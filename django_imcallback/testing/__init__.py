@@ -29,6 +29,7 @@ from django.test import Client, TestCase
 from django.urls import NoReverseMatch, reverse
 
 from .. import openim
+from ..openim import COMMANDS, body
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
@@ -36,49 +37,6 @@ if TYPE_CHECKING:
     from ..models import CallbackEvent
 
 __all__ = ["COMMANDS", "Delivery", "body", "deliver"]
-
-#: Every command ``body`` builds: the group, message, push, user and friend callbacks.
-COMMANDS = [
-    *openim.GROUP_COMMANDS,
-    *openim.MESSAGE_COMMANDS,
-    *openim.PUSH_COMMANDS,
-    *openim.USER_COMMANDS,
-    *openim.FRIEND_COMMANDS,
-]
-
-
-def body(
-    command: str,
-    *,
-    group_id: str = "G001",
-    user_id: str = "user123",
-    user_ids: list[str] | None = None,
-    text: str = "hello",
-    **fields: Any,
-) -> dict[str, Any]:
-    """The body OpenIM sends for ``command``, keys in the server's order.
-
-    ``user_id`` is the user who acts (the group's owner, a message's sender, the user who
-    adds a friend), ``user_ids`` the users it is about (members, the joiner, the quitter,
-    the kicked, a message's recipient, friends); ``group_id`` and ``text`` where the
-    command has them. ``fields`` set wire keys on top, e.g. ``membersID=None``.
-    """
-    users = list(user_ids) if user_ids is not None else ["user001", "user002"]
-    group = "Group" in command
-    if command in openim.GROUP_COMMANDS:
-        built = openim.group_body(command, group_id, user_id, users)
-    elif command in openim.MESSAGE_COMMANDS:
-        to = group_id if group else (users[0] if users else "")
-        built = openim.message_body(command, user_id, to, text)
-    elif command in openim.PUSH_COMMANDS:
-        built = openim.push_body(command, user_id, [group_id] if group else users, text)
-    elif command in openim.USER_COMMANDS:
-        built = openim.user_body(command, users, text)
-    elif command in openim.FRIEND_COMMANDS:
-        built = openim.friend_body(command, user_id, users, text)
-    else:
-        raise ValueError(f"No body known for {command}; pass your own to deliver().")
-    return {**built, **fields}
 
 
 @dataclass

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import random
 import sys
 import urllib.error
 import urllib.request
@@ -24,8 +25,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--command",
             dest="callback_command",
-            help="Default: dismiss group. Any group command (e.g. callbackAfterJoinGroupCommand) "
-            "gets a body as the server builds it; others need --from-file.",
+            help="Default: dismiss group. Every command the app types (groups, messages, pushes, "
+            "users, friends; e.g. callbackAfterJoinGroupCommand) gets a body as the server "
+            "builds it; others need --from-file.",
         )
         parser.add_argument("--group", default="G001", help="groupID (default: G001).")
         parser.add_argument("--owner", default="user123", help="ownerID (default: user123).")
@@ -42,9 +44,45 @@ class Command(BaseCommand):
             "--text", default="hello", help="A message command's text (default: hello)."
         )
         parser.add_argument("--operation-id", help="Default: generated like OpenIM's.")
+        parser.add_argument(
+            "--count",
+            type=int,
+            default=1,
+            help="Send N callbacks, each for its own group (<group>-0001, ...) with 1 to "
+            "2 x --members members drawn from a pool, to seed a demo (default: 1).",
+        )
         parser.add_argument("--timeout", type=float, default=5.0, help="Seconds (default 5).")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        count = options["count"]
+        if count < 1:
+            raise CommandError("--count must be >= 1.")
+        if count > 1 and options["from_file"]:
+            raise CommandError("--count builds varied bodies; it cannot send --from-file.")
+        refused = 0
+        for index in range(count):
+            sent = self._nth(options, index) if count > 1 else dict(options)
+            refused += not self._send(sent)
+        if refused:
+            raise CommandError(
+                f"The receiver did not accept {refused} of {count} callback(s)."
+                if count > 1
+                else "The receiver did not accept the callback."
+            )
+
+    def _nth(self, options: dict[str, Any], index: int) -> dict[str, Any]:
+        """The ``index``-th of ``--count`` callbacks: its own group and operation ID, and
+        members drawn from a pool, 1 to twice ``--members`` of them, so a demo looks real."""
+        rng = random.Random(index)  # noqa: S311 - demo data, not secrets
+        nth = {**options, "group": f"{options['group']}-{index + 1:04d}", "operation_id": None}
+        if options["users"] is None:
+            pool = [f"user{i:06d}" for i in range(1, max(50, 4 * options["members"]) + 1)]
+            size = rng.randint(1, max(1, 2 * options["members"]))
+            nth["users"] = ",".join(sorted(rng.sample(pool, min(size, len(pool)))))
+        return nth
+
+    def _send(self, options: dict[str, Any]) -> bool:
+        """Post one callback and print the answer; whether the receiver accepted it."""
         options["operation_id"] = options["operation_id"] or openim.operation_id()
         payload = self._payload(options)
         command = options["callback_command"] or payload.get("callbackCommand")
@@ -67,9 +105,8 @@ class Command(BaseCommand):
             parsed, err_code = None, None
         if command.lower().startswith("callbackbefore"):
             self.stdout.write(f"OpenIM would {self._verdict(parsed)}.")
-            return
-        if status != 200 or err_code != 0:
-            raise CommandError(f"The receiver did not accept the callback (HTTP {status}).")
+            return True
+        return status == 200 and err_code == 0
 
     @staticmethod
     def _verdict(answer: Any) -> str:
@@ -89,7 +126,10 @@ class Command(BaseCommand):
     def _payload(self, options: dict[str, Any]) -> dict[str, Any]:
         source = options["from_file"]
         if source:
-            text = sys.stdin.read() if source == "-" else Path(source).read_text()
+            try:
+                text = sys.stdin.read() if source == "-" else Path(source).read_text()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise CommandError(f"Cannot read {source}: {exc}") from exc
             try:
                 payload = json.loads(text)
             except ValueError as exc:
@@ -102,22 +142,19 @@ class Command(BaseCommand):
         members = [f"user{i:06d}" for i in range(1, options["members"] + 1)]
         if options["users"] is not None:
             members = [user for user in options["users"].split(",") if user]
-        command = options["callback_command"] or openim.DISMISS_GROUP
-        known = {name.lower(): name for name in [*openim.GROUP_COMMANDS, *openim.MESSAGE_COMMANDS]}
-        if command.lower() not in known:
-            raise CommandError(f"No body known for {command}: give one with --from-file.")
-        if command.lower() in {name.lower() for name in openim.MESSAGE_COMMANDS}:
-            recipient = members[0] if members else "user001"
-            return openim.message_body(
-                known[command.lower()], options["owner"], recipient, options["text"]
+        try:
+            payload = openim.body(
+                options["callback_command"] or openim.DISMISS_GROUP,
+                group_id=options["group"],
+                user_id=options["owner"],
+                user_ids=members,
+                text=options["text"],
             )
-        return openim.group_body(
-            known[command.lower()],
-            options["group"],
-            options["owner"],
-            members,
-            options["operation_id"],
-        )
+        except ValueError as exc:
+            raise CommandError(f"{exc} Give one with --from-file.") from exc
+        if "operationID" in payload:
+            payload["operationID"] = options["operation_id"]
+        return payload
 
     def _post(self, request: openim.Request, timeout: float) -> tuple[int, str]:
         http_request = urllib.request.Request(  # noqa: S310 - the operator's own url
