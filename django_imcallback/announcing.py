@@ -17,11 +17,11 @@ import logging
 import traceback
 from typing import Any
 
-from . import sql, storage
+from . import attempts, sql, storage
 from .handlers import Handler, Outcome
 from .logs import logsafe
 from .models import CallbackEvent
-from .signals import callback_received
+from .signals import callback_received, receiver_name, send_robust
 
 logger = logging.getLogger("django_imcallback")
 
@@ -36,25 +36,26 @@ def owed(handler: Handler | None) -> bool:
     )
 
 
-def receiver_name(receiver: Any) -> str:
-    """A receiver's dotted path, e.g. ``shop.receivers.on_dismissal``."""
-    module = getattr(receiver, "__module__", None) or type(receiver).__module__
-    name = getattr(receiver, "__qualname__", None) or type(receiver).__qualname__
-    return f"{module}.{name}"
-
-
 def send(
     event: CallbackEvent, handler: Handler | None, outcome: Outcome, payload: dict[str, Any]
 ) -> bool:
     """Send the signals of a committed event and record how that went; True if all went well."""
-    responses = handler.send(event, outcome) if handler is not None else []
-    responses += callback_received.send_robust(
-        sender=CallbackEvent, event=event, command=event.command, payload=payload
+    only = attempts.retried_receivers(event)
+    responses = handler.send(event, outcome, only) if handler is not None else []
+    responses += send_robust(
+        callback_received,
+        CallbackEvent,
+        only,
+        event=event,
+        command=event.command,
+        payload=payload,
     )
     failures = [(r, error) for r, error in responses if isinstance(error, BaseException)]
     if not failures:
         event.dispatch_state = Dispatch.SENT
         sql.clear_marker(event)
+        if event.attempts > 1:
+            attempts.note(event)
         return True
     errors = [error for _, error in failures]
     for receiver, error in failures:
@@ -68,4 +69,5 @@ def send(
     event.dispatch_state = Dispatch.FAILED
     text = "\n".join("".join(traceback.format_exception(error)) for error in errors)
     storage.record(event, Status.FAILED, text)
+    attempts.note(event, [receiver_name(receiver) for receiver, _ in failures])
     return False

@@ -35,9 +35,7 @@ def logsafe(value: object) -> str:
     return text
 
 
-def log_delivery(
-    event: CallbackEvent, group_id: str, response: HttpResponse, seconds: float
-) -> None:
+def log_delivery(event: CallbackEvent, response: HttpResponse, seconds: float) -> None:
     """One line per delivery on the ``django_imcallback`` logger.
 
     INFO when it was stored, WARNING when it was refused or failed. The fields are in the
@@ -50,7 +48,7 @@ def log_delivery(
     fields = {
         "command": event.command,
         "operation_id": event.operation_id,
-        "group_id": group_id,
+        "group_id": event.group_id,
         "status": event.status,
         "event_id": event.pk,
         "http_status": response.status_code,

@@ -22,6 +22,31 @@ def storable(text: str, max_length: int) -> str:
     return text
 
 
+#: Body keys that name the user a delivery is about, the first present one wins: the
+#: member (quit, member info), the joiner (``inviterUserID`` in a join), the applicant, a
+#: message's or request's sender, the new owner, a group's or dismissal's owner.
+USER_KEYS = (
+    "userID",
+    "inviterUserID",
+    "applyID",
+    "sendID",
+    "fromUserID",
+    "newOwnerUserID",
+    "ownerUserID",
+    "ownerID",
+)
+
+
+def subject(payload: dict[str, object]) -> tuple[str, str]:
+    """The group and the user a parsed body is about, as the event's columns store them."""
+    group_id = payload.get("groupID")
+    user_id = next((v for k in USER_KEYS if isinstance(v := payload.get(k), str) and v), "")
+    return (
+        storable(group_id, ID_MAX_LENGTH) if isinstance(group_id, str) else "",
+        storable(user_id, ID_MAX_LENGTH),
+    )
+
+
 class CallbackEvent(models.Model):
     """One HTTP delivery from the OpenIM server, recorded before it is trusted."""
 
@@ -100,6 +125,25 @@ class CallbackEvent(models.Model):
         blank=True,
         help_text=_("The exact answer a before-callback's decision sent back."),
     )
+    group_id = models.CharField(
+        _("group ID"),
+        max_length=ID_MAX_LENGTH,
+        blank=True,
+        default="",
+        db_default="",
+        help_text=_("The group the delivery is about (its groupID), when it names one."),
+    )
+    user_id = models.CharField(
+        _("user ID"),
+        max_length=ID_MAX_LENGTH,
+        blank=True,
+        default="",
+        db_default="",
+        help_text=_(
+            "The user the delivery is about, when it names one: the joiner, the quitter, "
+            "a message's sender, the owner of a dismissed group."
+        ),
+    )
 
     class Meta:
         verbose_name = _("callback event")
@@ -110,6 +154,13 @@ class CallbackEvent(models.Model):
         # queries, which nothing here runs (searches are exact) and every INSERT would pay.
         indexes = [
             models.Index(fields=["operation_id"], name="imcallback_event_operation"),
+            # Every delivery about a group or a user, for the admin's pages and searches.
+            models.Index(
+                fields=["group_id"], condition=~models.Q(group_id=""), name="imcallback_event_group"
+            ),
+            models.Index(
+                fields=["user_id"], condition=~models.Q(user_id=""), name="imcallback_event_user"
+            ),
             # What operators look for (failed, invalid, unhandled, stuck): a partial index,
             # so the common processed and duplicate events cost no index entry here.
             models.Index(
@@ -127,6 +178,52 @@ class CallbackEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.command or '(no command)'} [{self.status}]"
+
+
+class CallbackAttempt(models.Model):
+    """One attempt at an event that did not simply succeed the first time: a failure
+    (storing, a decider, a receiver), or a replay, whatever came of it. Each keeps its own
+    outcome and traceback: a later attempt never rewrites an earlier one."""
+
+    event = models.ForeignKey(
+        CallbackEvent,
+        on_delete=models.CASCADE,
+        related_name="attempt_log",
+        verbose_name=_("event"),
+    )
+    number = models.PositiveIntegerField(_("attempt"))
+    started_at = models.DateTimeField(_("started at"), default=timezone.now)
+    replay = models.BooleanField(_("replay"), default=False)
+    forced = models.BooleanField(
+        _("forced"), default=False, help_text=_("A forced replay re-sends every receiver.")
+    )
+    retried_receivers = models.JSONField(
+        _("receivers retried"),
+        default=list,
+        blank=True,
+        help_text=_("The receivers a replay sent to, by dotted path; empty: all of them."),
+    )
+    status = models.CharField(_("status"), max_length=16, choices=CallbackEvent.Status.choices)
+    dispatch_state = models.CharField(
+        _("dispatch"), max_length=8, choices=CallbackEvent.Dispatch.choices, blank=True
+    )
+    failed_receivers = models.JSONField(
+        _("receivers that failed"),
+        default=list,
+        blank=True,
+        help_text=_("Dotted paths of the receivers that raised in this attempt."),
+    )
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        verbose_name = _("attempt")
+        verbose_name_plural = _("attempts")
+        constraints = [
+            models.UniqueConstraint(fields=["event", "number"], name="imcallback_attempt_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.event_id} attempt {self.number} [{self.status}]"
 
 
 class MembersSource(models.TextChoices):

@@ -18,11 +18,11 @@ from typing import Any
 
 from django.db import transaction
 
-from . import announcing, decisions, sql, storage
+from . import announcing, attempts, decisions, sql, storage
 from .conf import imcallback_settings
 from .handlers import BadPayload, Handler, Outcome, parse_payload, registry
 from .logs import logsafe
-from .models import COMMAND_MAX_LENGTH, CallbackEvent, storable
+from .models import COMMAND_MAX_LENGTH, CallbackEvent, storable, subject
 
 logger = logging.getLogger("django_imcallback")
 
@@ -46,8 +46,6 @@ class Result:
     answer: Answer
     message: str = ""
     detail: Any = field(default="")
-    #: The body's groupID, for the log line (every group callback has one).
-    group_id: str = ""
 
 
 def reject(event: CallbackEvent, answer: Answer, message: str, detail: str) -> Result:
@@ -75,6 +73,7 @@ def process(event: CallbackEvent) -> Result:
     except BadPayload as exc:
         storage.record(event, Status.INVALID, f"{exc.message} {exc.detail}".strip())
         return Result(Answer.INVALID, exc.message, exc.detail)
+    event.group_id, event.user_id = subject(payload)
     try:
         result = _process(event, payload)
     except Exception as exc:
@@ -82,8 +81,6 @@ def process(event: CallbackEvent) -> Result:
         logger.error("Processing event %s (%s) failed.", event.pk, command, exc_info=exc)
         storage.fail(event, exc)
         result = Result(Answer.FAILED, "Storing the callback failed.")
-    if isinstance(group_id := payload.get("groupID"), str):
-        result.group_id = group_id
     return result
 
 
@@ -136,6 +133,7 @@ def _process(event: CallbackEvent, payload: dict[str, Any]) -> Result:
         transaction.on_commit(announce, using=sql.db_of(event), robust=True)
     if decision is not None and decision.error:
         storage.record(event, Status.FAILED, decision.error)
+        attempts.note(event)
     return Result(Answer.STORED)
 
 

@@ -1,6 +1,8 @@
 """Replaying recorded events: the admin action and ``manage.py imcallback_replay``.
 
-A replay runs the stored raw body through the same pipeline as a live delivery.
+A replay runs the stored raw body through the same pipeline as a live delivery, and keeps
+its outcome in an attempt row of its own (``attempts``). When only receivers failed, it
+retries only those (by dotted path); ``force`` re-sends every receiver.
 Each event is first *claimed* with a conditional UPDATE, so two operators replaying
 the same event at once process it once; handlers are idempotent per event, so a
 replayed dismissal is stored once, and announced by the event that stored it.
@@ -22,6 +24,7 @@ from datetime import timedelta
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
+from . import attempts
 from .logs import logsafe
 from .models import CallbackEvent
 from .pipeline import process
@@ -104,7 +107,9 @@ def replay_events(
             report.skipped.append(pk)
             continue
         event = CallbackEvent.objects.get(pk=pk)
+        attempts.begin_replay(event, forced=force)
         process(event)
+        attempts.note(event)
         status = event.status
         logger.info("Replayed event %s (%s): %s.", pk, logsafe(event.command), status)
         report.outcomes[status] += 1

@@ -8,6 +8,7 @@ the change.
 
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from django import dispatch
 
 
@@ -22,6 +23,35 @@ class CallbackSignal(dispatch.Signal):
     def _log_robust_failure(self, receiver: Any, err: Exception) -> None:
         # django_imcallback.announcing logs the failure, naming the event.
         pass
+
+
+def receiver_name(receiver: Any) -> str:
+    """A receiver's dotted path, e.g. ``shop.receivers.on_dismissal``."""
+    module = getattr(receiver, "__module__", None) or type(receiver).__module__
+    name = getattr(receiver, "__qualname__", None) or type(receiver).__qualname__
+    return f"{module}.{name}"
+
+
+def send_robust(
+    signal: dispatch.Signal, sender: Any, only: frozenset[str] | None = None, **named: Any
+) -> list[tuple[Any, Any]]:
+    """``signal.send_robust``, or, with ``only``, the same for the receivers named there
+    (dotted paths): a replay retries the receivers that failed, not the ones that ran."""
+    if only is None:
+        return signal.send_robust(sender=sender, **named)
+    # Django has no public way to call some of a signal's receivers; _live_receivers is
+    # what send_robust itself uses, returning (sync, async) receivers since Django 5.0.
+    sync_receivers, async_receivers = signal._live_receivers(sender)
+    responses: list[tuple[Any, Any]] = []
+    for receiver in [*sync_receivers, *(async_to_sync(r) for r in async_receivers)]:
+        target = getattr(receiver, "awaitable", receiver)
+        if receiver_name(target) not in only:
+            continue
+        try:
+            responses.append((target, receiver(signal=signal, sender=sender, **named)))
+        except Exception as error:
+            responses.append((target, error))
+    return responses
 
 
 #: Sent once per dismissed group, the first time it is stored.

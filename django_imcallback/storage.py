@@ -25,7 +25,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from . import sql
+from . import attempts, sql
 from .handlers import Handler, Outcome
 from .models import CallbackEvent
 
@@ -46,6 +46,8 @@ OUTCOME_FIELDS = [
     "dispatch_state",
     "verdict",
     "answer",
+    "group_id",  # filled by the pipeline: a replay fills them on events recorded before
+    "user_id",
 ]
 
 
@@ -90,3 +92,4 @@ def fail(event: CallbackEvent, exc: BaseException) -> None:
     """
     event.dispatch_state = CallbackEvent.Dispatch.NONE
     record(event, Status.FAILED, "".join(traceback.format_exception(exc)))
+    attempts.note(event)

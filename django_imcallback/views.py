@@ -200,7 +200,7 @@ class CallbackView(APIView):
         event = new_event(http, command)
         result = self._process(http, event)
         response = answer(result, event)
-        log_delivery(event, result.group_id, response, time.perf_counter() - started)
+        log_delivery(event, response, time.perf_counter() - started)
         return response
 
     def _process(self, request: HttpRequest, event: CallbackEvent) -> Result:

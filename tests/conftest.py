@@ -65,11 +65,15 @@ def received_signals():
 
 @pytest.fixture
 def failing_receiver():
-    """A group_dismissed receiver that raises, as a buggy host receiver would."""
+    """A group_dismissed receiver that raises, as a buggy host receiver would, until the
+    test sets ``failing_receiver.fixed``; ``failing_receiver.calls`` counts its calls."""
 
     def receiver(sender: Any, **kwargs: Any) -> None:
-        raise RuntimeError("receiver exploded")
+        receiver.calls += 1  # type: ignore[attr-defined]
+        if not receiver.fixed:  # type: ignore[attr-defined]
+            raise RuntimeError("receiver exploded")
 
+    receiver.calls, receiver.fixed = 0, False  # type: ignore[attr-defined]
     group_dismissed.connect(receiver, weak=False)
     yield receiver
     group_dismissed.disconnect(receiver)

@@ -14,6 +14,7 @@ from django.dispatch import Signal
 from django_imcallback import pipeline
 from django_imcallback.models import CallbackEvent
 from django_imcallback.replay import replay_events
+from django_imcallback.signals import receiver_name
 
 from .conftest import SUCCESS
 
@@ -55,9 +56,14 @@ class HandlerContract:
 
     @pytest.fixture
     def raising_receiver(self):
-        def receiver(sender, **kwargs):
-            raise RuntimeError("receiver exploded")
+        """Raises until the test sets ``receiver.fixed``; counts its calls."""
 
+        def receiver(sender, **kwargs):
+            receiver.calls += 1
+            if not receiver.fixed:
+                raise RuntimeError("receiver exploded")
+
+        receiver.calls, receiver.fixed = 0, False
         self.signal.connect(receiver, weak=False)
         yield receiver
         self.signal.disconnect(receiver)
@@ -88,14 +94,14 @@ class HandlerContract:
         assert len(announced) == 1
 
     @pytest.mark.usefixtures("mode")
-    def test_a_raising_receiver_fails_the_event_and_a_replay_announces_again(
+    def test_a_raising_receiver_fails_the_event_and_a_replay_retries_only_it(
         self, post, announced, raising_receiver
     ):
         assert post(self.body("a"), self.command).json() == SUCCESS  # stored: acknowledged
         event = CallbackEvent.objects.get()
         assert (event.status, event.dispatch_state) == (Status.FAILED, Dispatch.FAILED)
         assert "receiver exploded" in event.error
-        self.signal.disconnect(raising_receiver)  # the host fixed its receiver
+        raising_receiver.fixed = True  # the host fixed its receiver
 
         replay_events([event])
 
@@ -106,7 +112,27 @@ class HandlerContract:
             2,
         )
         assert self.stored("a") == 1
+        assert raising_receiver.calls == 2  # retried
+        assert [call["event"].pk for call in announced] == [event.pk]  # not sent twice
+        first, second = event.attempt_log.order_by("number")
+        assert (first.number, first.status, first.failed_receivers) == (
+            1,
+            Status.FAILED,
+            [receiver_name(raising_receiver)],
+        )
+        assert "receiver exploded" in first.error  # kept, though the replay succeeded
+        assert (second.replay, second.status, second.retried_receivers) == (
+            True,
+            Status.PROCESSED,
+            [receiver_name(raising_receiver)],
+        )
+
+        replay_events([event], force=True)  # forced: every receiver, a third attempt
+
+        assert raising_receiver.calls == 3
         assert [call["event"].pk for call in announced] == [event.pk, event.pk]
+        assert event.attempt_log.count() == 3
+        assert "receiver exploded" in event.attempt_log.get(number=1).error
 
     @pytest.mark.usefixtures("mode")
     def test_an_announcement_cut_off_is_owed_and_sent_by_replay(self, post, announced, monkeypatch):

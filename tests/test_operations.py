@@ -37,16 +37,14 @@ def dismiss_event(**kwargs):
 # -- Replay -----------------------------------------------------------------------------
 
 
-def test_failed_receiver_event_is_replayed_and_announced_once(
+def test_failed_receiver_event_is_replayed_for_that_receiver_only(
     post, failing_receiver, dismissed_signals
 ):
-    from django_imcallback.signals import group_dismissed
-
     post(DismissPayloadFactory(groupID="g1", membersID=["a", "b"]))
     event = CallbackEvent.objects.get()
     assert event.status == Status.FAILED
-    group_dismissed.disconnect(failing_receiver)  # the host fixed its receiver
-    dismissed_signals.clear()
+    assert [call["dismissal"].group_id for call in dismissed_signals] == ["g1"]
+    failing_receiver.fixed = True  # the host fixed its receiver
 
     call_command("imcallback_replay", str(event.pk))
 
@@ -56,13 +54,15 @@ def test_failed_receiver_event_is_replayed_and_announced_once(
     assert event.attempts == 2
     assert DismissedGroup.objects.count() == 1
     assert DismissedGroupMember.objects.count() == 2
-    assert [call["dismissal"].group_id for call in dismissed_signals] == ["g1"]
+    assert failing_receiver.calls == 2
+    assert len(dismissed_signals) == 1  # the receiver that had run is not run again
+    assert "receiver exploded" in event.attempt_log.get(number=1).error
 
     call_command("imcallback_replay", str(event.pk))  # idempotent: nothing more happens
 
     event.refresh_from_db()
     assert event.attempts == 2
-    assert len(dismissed_signals) == 1
+    assert (failing_receiver.calls, len(dismissed_signals)) == (2, 1)
 
 
 def test_replay_without_arguments_takes_failed_invalid_and_unhandled_events(capsys):

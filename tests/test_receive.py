@@ -230,3 +230,38 @@ def test_an_old_server_posting_to_the_bare_url_is_not_redirected(post, path, set
     event = CallbackEvent.objects.get()
     assert (event.command, event.status) == (DISMISS, CallbackEvent.Status.PROCESSED)
     assert DismissedGroup.objects.get().group_id == "g-bare"
+
+
+@pytest.mark.parametrize(
+    ("command", "params", "about"),
+    [
+        (DISMISS, {"group_id": "g-1", "user_id": "own"}, ("g-1", "own")),
+        (
+            "callbackAfterJoinGroupCommand",
+            {"group_id": "g-2", "user_ids": ["joiner"]},
+            ("g-2", "joiner"),
+        ),
+        (
+            "callbackAfterQuitGroupCommand",
+            {"group_id": "g-3", "user_ids": ["quitter"]},
+            ("g-3", "quitter"),
+        ),
+        ("callbackBeforeSendSingleMsgCommand", {"user_id": "sender"}, ("", "sender")),
+        ("callbackAfterUserOnlineCommand", None, ("", "u-online")),  # no handler: still known
+    ],
+)
+def test_every_event_knows_the_group_and_user_it_is_about(post, command, params, about):
+    from django_imcallback.openim import body
+
+    payload = body(command, **params) if params else {"userID": "u-online", "platformID": 1}
+    post(payload, command=command)
+
+    event = CallbackEvent.objects.get()
+    assert (event.group_id, event.user_id) == about
+
+
+def test_an_invalid_delivery_still_names_its_group(post):
+    post({"callbackCommand": DISMISS, "groupID": "g-bad", "membersID": "not a list"})
+
+    event = CallbackEvent.objects.get()
+    assert (event.status, event.group_id) == (CallbackEvent.Status.INVALID, "g-bad")

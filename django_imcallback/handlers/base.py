@@ -17,6 +17,7 @@ from django.dispatch import Signal
 from rest_framework import serializers
 
 from ..models import CallbackEvent
+from ..signals import send_robust
 
 Status = CallbackEvent.Status
 
@@ -67,10 +68,13 @@ class Handler:
         written, ``apply`` runs instead. Not needed for correctness, only for speed."""
         return None
 
-    def send(self, event: CallbackEvent, outcome: Outcome) -> list[tuple[Any, Any]]:
+    def send(
+        self, event: CallbackEvent, outcome: Outcome, only: frozenset[str] | None = None
+    ) -> list[tuple[Any, Any]]:
+        """Send the signal (``only``: to the receivers with these dotted paths)."""
         if self.signal is None or outcome.announce is None:
             return []
-        return self.signal.send_robust(sender=self._sender(), event=event, **outcome.announce)
+        return send_robust(self.signal, self._sender(), only, event=event, **outcome.announce)
 
     def has_receivers(self) -> bool:
         return self.signal is not None and self.signal.has_listeners(self._sender())
