@@ -9,16 +9,24 @@ from __future__ import annotations
 
 import contextlib
 import json
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import F, Q, QuerySet
-from django.http import HttpRequest
-from django.urls import reverse
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.defaultfilters import filesizeformat
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format, number_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
+from .conf import imcallback_settings
 from .handlers import registry
 from .models import (
     CallbackEvent,
@@ -29,6 +37,9 @@ from .models import (
 )
 from .replay import replay_events
 
+Status = CallbackEvent.Status
+#: Statuses that need no operator (the attention index leaves them out).
+DONE = (Status.PROCESSED, Status.DUPLICATE)
 MEMBER_PREVIEW = 200
 BODY_PREVIEW_BYTES = 256 * 1024
 
@@ -74,66 +85,229 @@ class ReadOnlyAdmin(ModelAdmin):
 
 
 class CommandFilter(admin.SimpleListFilter):
-    """Commands with a handler, without a DISTINCT over the whole event table."""
+    """Every handled command and every other command seen among the events that need
+    attention (``unhandled`` included), read from a bounded sample of the partial index:
+    no DISTINCT over the whole event table."""
 
     title = _("command")
     parameter_name = "command"
+    SAMPLE = 10_000
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [(command, command) for command in registry.commands()]
+        attention = CallbackEvent.objects.exclude(status__in=DONE).order_by()
+        seen = set(attention.values_list("command", flat=True)[: self.SAMPLE])
+        commands = sorted({*registry.commands(), *seen} - {""}, key=str.lower)
+        return [(command, short_command(command)) for command in commands]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         value = self.value()
         return queryset.filter(command=value) if value else queryset
 
 
+#: Colours of the status badges: what needs an operator stands out.
+STATUS_COLOURS = {
+    Status.FAILED: "#ba2121",
+    Status.INVALID: "#ba2121",
+    Status.RECEIVED: "#c86400",
+    Status.UNHANDLED: "#666",
+    Status.DUPLICATE: "#417690",
+    Status.PROCESSED: "#2e7d32",
+}
+#: Statuses whose ``error`` is an error; on other events it is a note.
+PROBLEMS = (Status.FAILED, Status.INVALID)
+
+
+def status_badge(status: str, label: Any) -> str:
+    colour = STATUS_COLOURS.get(Status(status), "#666") if status in Status.values else "#666"
+    weight = "bold" if status in PROBLEMS or status == Status.RECEIVED else "normal"
+    return format_html('<span style="color: {}; font-weight: {}">{}</span>', colour, weight, label)
+
+
+def short_command(command: str) -> str:
+    """``AfterDisMissGroup`` for ``callbackAfterDisMissGroupCommand``: what tells them apart."""
+    return command.removeprefix("callback").removesuffix("Command") or command
+
+
+def seconds(value: datetime | None) -> str:
+    """A time with its seconds, in the current time zone."""
+    if value is None:
+        return "-"
+    return date_format(timezone.localtime(value), "Y-m-d H:i:s")
+
+
+def deliveries(group_id: str, limit: int = MEMBER_PREVIEW) -> str:
+    """Every delivery about ``group_id``, newest first, with its status and a link."""
+    rows = list(
+        CallbackEvent.objects.filter(group_id=group_id)
+        .order_by("-id")
+        .values_list("pk", "received_at", "command", "status")[:limit]
+    )
+    if not rows:
+        return "-"
+    labels = dict(Status.choices)
+    lines = [
+        format_html(
+            "{} {} {} {}",
+            _event_link(pk),
+            seconds(received_at),
+            command,
+            status_badge(status, labels.get(status, status)),
+        )
+        for pk, received_at, command, status in rows
+    ]
+    url = reverse("admin:django_imcallback_callbackevent_changelist")
+    everything = format_html(
+        '<a href="{}?q={}">{}</a>', url, quote(group_id), _("all deliveries about this group")
+    )
+    return mark_safe("<br>".join([*lines, everything]))  # noqa: S308 - parts escaped above
+
+
 @admin.register(CallbackEvent)
 class CallbackEventAdmin(ReadOnlyAdmin):
     list_display = (
         "id",
-        "received_at",
-        "command",
-        "status",
-        "verdict",
-        "dispatch_state",
-        "operation_id",
-        "remote_addr",
-        "body_size",
+        "received",
+        "command_shown",
+        "status_shown",
+        "group_id",
+        "user_id",
+        "size",
         "attempts",
     )
-    list_filter = ("status", "verdict", "dispatch_state", CommandFilter)
+    list_filter = ("status", "verdict", CommandFilter)
     search_fields = ("operation_id",)
-    search_help_text = _("Exact operation ID, command or event number.")
+    search_help_text = _("Exact group ID, user ID, operation ID, command or event number.")
     ordering = ("-id",)
     actions = ["replay"]
     fields = (
         "command",
-        "status",
+        "status_shown",
         "dispatch_state",
+        "about",
         "operation_id",
         "remote_addr",
-        "received_at",
-        "processed_at",
+        "received",
+        "processed",
         "attempts",
-        "body_size",
+        "size",
         "verdict",
         "answer_sent",
+        "note_text",
+        "attempt_history",
         "pretty_body",
         "pretty_headers",
-        "error_text",
         "dismissal_links",
     )
-    readonly_fields = fields
+    readonly_fields = (*fields, "error_text")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         # Bodies can be megabytes; the list never shows them.
         return super().get_queryset(request).defer("body")
 
+    def get_list_display(self, request: HttpRequest) -> Any:
+        # Inline, every event's announcement is sent in its request: the column says
+        # nothing. In task mode it shows what the workers still owe.
+        if imcallback_settings.dispatch == "task":
+            return (*self.list_display, "dispatch_state")
+        return self.list_display
+
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        if imcallback_settings.dispatch == "task":
+            return (*self.list_filter, "dispatch_state")
+        return self.list_filter
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is not None and obj.status in PROBLEMS:
+            # What went wrong comes first, above thousands of member IDs.
+            rest = [f for f in self.fields if f != "note_text"]
+            return ("command", "status_shown", "error_text", *rest[2:])
+        return self.fields
+
     def exact_search(self, queryset: QuerySet[Any], term: str) -> QuerySet[Any]:
-        condition = Q(operation_id=term) | Q(command=term)
+        condition = Q(group_id=term) | Q(user_id=term) | Q(operation_id=term) | Q(command=term)
         if term.isdigit():
             condition |= Q(pk=int(term))
         return queryset.filter(condition)
+
+    def get_urls(self) -> list[Any]:
+        urls = [
+            path(
+                "<int:event_id>/body/",
+                self.admin_site.admin_view(self.body_view),
+                name="django_imcallback_callbackevent_body",
+            ),
+            path(
+                "<int:event_id>/replay/",
+                self.admin_site.admin_view(self.replay_view),
+                name="django_imcallback_callbackevent_replay",
+            ),
+        ]
+        return urls + super().get_urls()
+
+    def body_view(self, request: HttpRequest, event_id: int) -> HttpResponse:
+        """The raw body, byte for byte, as a download."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        event = get_object_or_404(CallbackEvent.objects.only("body"), pk=event_id)
+        response = HttpResponse(bytes(event.body), content_type="application/octet-stream")
+        response["Content-Disposition"] = f'attachment; filename="event-{event_id}.json"'
+        return response
+
+    def replay_view(self, request: HttpRequest, event_id: int) -> HttpResponse:
+        """The Replay button of an event's page (POST; ``force`` re-sends every receiver)."""
+        if request.method != "POST" or not self.has_replay_permission(request):
+            raise PermissionDenied
+        events = CallbackEvent.objects.filter(pk=event_id)
+        self._replay(request, events, force=request.POST.get("force") == "1")
+        return redirect("admin:django_imcallback_callbackevent_change", event_id)
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Any = None,
+    ) -> Any:
+        context["can_replay"] = self.has_replay_permission(request)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    @admin.display(description=_("received"), ordering="received_at")
+    def received(self, obj: CallbackEvent) -> str:
+        return format_html('<span style="white-space: nowrap">{}</span>', seconds(obj.received_at))
+
+    @admin.display(description=_("command"), ordering="command")
+    def command_shown(self, obj: CallbackEvent) -> str:
+        return format_html('<span title="{}">{}</span>', obj.command, short_command(obj.command))
+
+    @admin.display(description=_("last processed"))
+    def processed(self, obj: CallbackEvent) -> str:
+        return seconds(obj.processed_at)
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_shown(self, obj: CallbackEvent) -> str:
+        return status_badge(obj.status, obj.get_status_display())
+
+    @admin.display(description=_("body size"), ordering="body_size")
+    def size(self, obj: CallbackEvent) -> str:
+        return filesizeformat(obj.body_size)
+
+    @admin.display(description=_("about"))
+    def about(self, obj: CallbackEvent) -> str:
+        parts = []
+        if obj.group_id:
+            group = IMGroup.objects.filter(group_id=obj.group_id).values_list("pk", flat=True)
+            url = (
+                reverse("admin:django_imcallback_imgroup_change", args=[group[0]])
+                if group
+                else reverse("admin:django_imcallback_callbackevent_changelist")
+                + f"?q={quote(obj.group_id)}"
+            )
+            parts.append(format_html('{} <a href="{}">{}</a>', _("group"), url, obj.group_id))
+        if obj.user_id:
+            parts.append(format_html("{} {}", _("user"), obj.user_id))
+        return mark_safe(", ".join(parts)) if parts else "-"  # noqa: S308 - escaped above
 
     @admin.display(description=_("body"))
     def pretty_body(self, obj: CallbackEvent) -> str:
@@ -144,7 +318,17 @@ class CallbackEventAdmin(ReadOnlyAdmin):
                 text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
         else:
             text += f"\n... ({len(body) - BODY_PREVIEW_BYTES} more bytes)"
-        return format_html('<pre style="white-space: pre-wrap">{}</pre>', text)
+        url = reverse("admin:django_imcallback_callbackevent_body", args=[obj.pk])
+        return format_html(
+            '<a href="{}" download>{}</a> ({})'
+            '<pre style="max-height: 32em; max-width: 100%; overflow: auto; '
+            'white-space: pre; border: 1px solid var(--hairline-color, #ddd); padding: 8px">'
+            "{}</pre>",
+            url,
+            _("Download the raw body"),
+            filesizeformat(len(body)),
+            text,
+        )
 
     @admin.display(description=_("answer sent"))
     def answer_sent(self, obj: CallbackEvent) -> str:
@@ -158,7 +342,44 @@ class CallbackEventAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("error"))
     def error_text(self, obj: CallbackEvent) -> str:
+        return format_html(
+            '<pre style="max-height: 32em; overflow: auto; color: #ba2121">{}</pre>', obj.error
+        )
+
+    @admin.display(description=_("note"))
+    def note_text(self, obj: CallbackEvent) -> str:
         return format_html("<pre>{}</pre>", obj.error) if obj.error else "-"
+
+    @admin.display(description=_("attempts, one by one"))
+    def attempt_history(self, obj: CallbackEvent) -> str:
+        rows = list(obj.attempt_log.order_by("number"))
+        if not rows:
+            return "-"
+        labels = dict(Status.choices)
+        items = []
+        for attempt in rows:
+            how = _("replay (forced)") if attempt.forced else _("replay") if attempt.replay else ""
+            failed = ", ".join(attempt.failed_receivers)
+            items.append(
+                format_html(
+                    "<li>{} {} {} {}{}{}</li>",
+                    f"#{attempt.number}",
+                    seconds(attempt.started_at),
+                    how,
+                    status_badge(attempt.status, labels.get(attempt.status, attempt.status)),
+                    format_html(" &middot; {} {}", _("receivers that failed:"), failed)
+                    if failed
+                    else "",
+                    format_html(
+                        "<details><summary>{}</summary><pre>{}</pre></details>",
+                        _("traceback"),
+                        attempt.error,
+                    )
+                    if attempt.error
+                    else "",
+                )
+            )
+        return format_html('<ol style="margin-left: 0">{}</ol>', mark_safe("".join(items)))  # noqa: S308
 
     @admin.display(description=_("dismissals created"))
     def dismissal_links(self, obj: CallbackEvent) -> str:
@@ -173,7 +394,10 @@ class CallbackEventAdmin(ReadOnlyAdmin):
 
     @admin.action(description=_("Replay selected events"), permissions=["replay"])
     def replay(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        report = replay_events(queryset)
+        self._replay(request, queryset, force=False)
+
+    def _replay(self, request: HttpRequest, queryset: QuerySet[Any], *, force: bool) -> None:
+        report = replay_events(queryset, force=force)
         self.message_user(request, report.summary(), messages.SUCCESS)
         for line in report.problems():
             self.message_user(request, line, messages.WARNING)
@@ -184,13 +408,14 @@ class DismissedGroupAdmin(ReadOnlyAdmin):
     list_display = (
         "group_id",
         "owner_id",
-        "member_count",
+        "members",
         "members_source",
+        "event_status",
         "group_type",
-        "event_time",
-        "received_at",
+        "received",
     )
-    list_filter = ("members_source",)
+    list_filter = (("event__status", admin.ChoicesFieldListFilter), "members_source")
+    date_hierarchy = "received_at"
     search_fields = ("group_id",)
     search_help_text = _("Exact group ID, owner ID or the user ID of any member.")
     ordering = ("-id",)
@@ -199,15 +424,41 @@ class DismissedGroupAdmin(ReadOnlyAdmin):
         "owner_id",
         "group_type",
         "group_type_as_sent",
-        "member_count",
+        "members",
         "members_source",
         "event_time",
-        "received_at",
+        "received",
         "event_link",
         "group_link",
+        "group_deliveries",
         "members_preview",
     )
     readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        queryset: QuerySet[Any] = super().get_queryset(request)
+        annotated: QuerySet[Any] = queryset.annotate(status_of_event=F("event__status"))
+        return annotated
+
+    @admin.display(description=_("member count"), ordering="member_count")
+    def members(self, obj: DismissedGroup) -> str:
+        return number_format(obj.member_count, force_grouping=True)
+
+    @admin.display(description=_("received"), ordering="received_at")
+    def received(self, obj: DismissedGroup) -> str:
+        return seconds(obj.received_at)
+
+    @admin.display(description=_("status"), ordering="event__status")
+    def event_status(self, obj: DismissedGroup) -> str:
+        """How its storing delivery ended: failed when a receiver raised."""
+        status = getattr(obj, "status_of_event", None)
+        if status is None:
+            return "-"
+        return status_badge(status, dict(Status.choices).get(status, status))
+
+    @admin.display(description=_("deliveries about this group"))
+    def group_deliveries(self, obj: DismissedGroup) -> str:
+        return deliveries(obj.group_id)
 
     def exact_search(self, queryset: QuerySet[Any], term: str) -> QuerySet[Any]:
         members = DismissedGroupMember.objects.filter(user_id=term).values("dismissal_id")
@@ -289,8 +540,13 @@ class IMGroupAdmin(ReadOnlyAdmin):
         "current_members",
         "former_members",
         "changes",
+        "group_deliveries",
     )
     readonly_fields = fields
+
+    @admin.display(description=_("every delivery about it"))
+    def group_deliveries(self, obj: IMGroup) -> str:
+        return deliveries(obj.group_id)
 
     def exact_search(self, queryset: QuerySet[Any], term: str) -> QuerySet[Any]:
         members = IMGroupMember.objects.filter(user_id=term).values("group_id")

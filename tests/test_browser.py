@@ -119,3 +119,87 @@ def test_operator_finds_a_dismissal_and_replays_a_failed_event(live_server, page
 
     deliveries.refresh_from_db()
     assert deliveries.status == "processed"
+
+
+def test_operator_follows_a_group_through_its_deliveries_and_replays_one_receiver(
+    live_server, page, client, django_user_model
+):
+    """Both copies of a dismissal found by group ID; links from event to group to
+    dismissal and back; the Replay button retries only the receiver that failed."""
+    from django_imcallback.openim import body
+
+    django_user_model.objects.create_superuser("admin", "admin@example.com", "admin")
+
+    def deliver(command, payload, operation_id):
+        response = client.post(
+            f"/imcallback/{command}",
+            go_json(payload),
+            content_type="application/json",
+            headers={"Operationid": operation_id},
+        )
+        assert response.status_code == 200
+
+    create, dismiss = "callbackAfterCreateGroupCommand", "callbackAfterDisMissGroupCommand"
+    deliver(create, body(create, group_id="G-linked", user_ids=["ann", "bob"]), "op-1")
+    deliver(dismiss, body(dismiss, group_id="G-linked", user_ids=["ann", "bob"]), "op-2")
+    deliver(dismiss, body(dismiss, group_id="G-linked", membersID=None), "op-3")
+
+    calls = []
+
+    def flaky(sender, **kwargs):
+        calls.append(kwargs["dismissal"].group_id)
+        if len(calls) == 1:
+            raise RuntimeError("the mail server was down")
+
+    group_dismissed.connect(flaky)
+    try:
+        deliver(dismiss, body(dismiss, group_id="G-flaky", user_ids=["cat"]), "op-4")
+        failed = CallbackEvent.objects.get(status="failed")
+
+        page.goto(f"{live_server.url}/admin/login/")
+        page.fill("#id_username", "admin")
+        page.fill("#id_password", "admin")
+        page.click("input[type=submit]")
+        page.wait_for_selector("#content-main")
+
+        page.goto(f"{live_server.url}/admin/django_imcallback/callbackevent/")
+        page.fill("#searchbar", "G-linked")
+        page.press("#searchbar", "Enter")
+        page.wait_for_selector("#result_list")
+        listing = page.locator("#result_list tbody").inner_text()
+        assert page.locator("#result_list tbody tr").count() == 3
+        assert "processed" in listing
+        assert "duplicate" in listing
+        shot(page, "7-events-by-group")
+
+        page.locator("#result_list tbody tr", has_text="duplicate").locator("a").first.click()
+        page.wait_for_selector(".field-about")
+        shot(page, "8-event-page")
+        page.locator(".field-about a", has_text="G-linked").click()
+        page.wait_for_selector(".field-current_members")
+        assert "ann" in page.locator(".field-current_members").inner_text() or "ann" in (
+            page.locator(".field-former_members").inner_text()
+        )
+        shot(page, "9-group-page")
+        page.locator(".field-dismissal_link a").click()
+        page.wait_for_selector(".field-group_deliveries")
+        assert "duplicate" in page.locator(".field-group_deliveries").inner_text()
+        shot(page, "10-dismissal-page")
+        page.locator(".field-group_deliveries a").first.click()
+        page.wait_for_selector(".field-about")
+
+        page.goto(f"{live_server.url}/admin/django_imcallback/callbackevent/{failed.pk}/change/")
+        assert "the mail server was down" in page.locator(".field-error_text").inner_text()
+        shot(page, "11-failed-event")
+        page.locator("button", has_text="Replay").first.click()
+        page.wait_for_selector(".messagelist")
+        assert "1 processed" in page.locator(".messagelist").inner_text()
+        history = page.locator(".field-attempt_history").inner_text()
+        assert "flaky" in history  # the receiver that failed, named in attempt 1
+        shot(page, "12-replayed-one-receiver")
+    finally:
+        group_dismissed.disconnect(flaky)
+
+    assert calls == ["G-flaky", "G-flaky"]
+    failed.refresh_from_db()
+    assert (failed.status, failed.attempts) == ("processed", 2)
