@@ -19,6 +19,7 @@ from django.db.models import F, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.defaultfilters import filesizeformat
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format, number_format
@@ -26,6 +27,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
+from . import health
 from .conf import imcallback_settings
 from .handlers import registry
 from .models import (
@@ -232,6 +234,11 @@ class CallbackEventAdmin(ReadOnlyAdmin):
     def get_urls(self) -> list[Any]:
         urls = [
             path(
+                "health/",
+                self.admin_site.admin_view(self.health_view),
+                name="django_imcallback_callbackevent_health",
+            ),
+            path(
                 "<int:event_id>/body/",
                 self.admin_site.admin_view(self.body_view),
                 name="django_imcallback_callbackevent_body",
@@ -243,6 +250,30 @@ class CallbackEventAdmin(ReadOnlyAdmin):
             ),
         ]
         return urls + super().get_urls()
+
+    def health_view(self, request: HttpRequest) -> HttpResponse:
+        """Deliveries per command and status over the last day and week, as SVG charts;
+        the last delivery per command; a warning for each command gone quiet."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        report = health.report()
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Delivery health"),
+            "health": report,
+            "now": seconds(report.now),
+            "charts": [
+                (_("Last 24 hours, by hour"), health.chart(report.hourly)),
+                (_("Last 7 days, by day"), health.chart(report.daily, label="%a %d")),
+            ],
+            "rows": [
+                {"health": row, "spark": health.chart(row.hourly, width=144, height=28, axis=False)}
+                for row in report.commands
+            ],
+            "events_url": reverse("admin:django_imcallback_callbackevent_changelist"),
+        }
+        return TemplateResponse(request, "admin/django_imcallback/health.html", context)
 
     def body_view(self, request: HttpRequest, event_id: int) -> HttpResponse:
         """The raw body, byte for byte, as a download."""

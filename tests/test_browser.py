@@ -203,3 +203,42 @@ def test_operator_follows_a_group_through_its_deliveries_and_replays_one_receive
     assert calls == ["G-flaky", "G-flaky"]
     failed.refresh_from_db()
     assert (failed.status, failed.attempts) == ("processed", 2)
+
+
+def test_the_delivery_health_chart(live_server, page, django_user_model):
+    """The health page as an operator sees it: a week of deliveries, one command gone quiet."""
+    from datetime import UTC, datetime, timedelta
+
+    from django.core.cache import cache
+
+    from tests.factories import CallbackEventFactory
+
+    cache.clear()
+    django_user_model.objects.create_superuser("admin", "admin@example.com", "admin")
+    now = datetime.now(UTC)
+    for hours_ago in range(0, 24 * 7):
+        for i in range(3 + hours_ago % 5):
+            CallbackEventFactory(
+                command="callbackBeforeSendSingleMsgCommand",
+                status="failed" if (hours_ago + i) % 23 == 0 else "processed",
+                received_at=now - timedelta(hours=hours_ago, minutes=i),
+            )
+        if hours_ago >= 9:  # came every hour, then stopped nine hours ago
+            CallbackEventFactory(
+                command="callbackAfterUserOnlineCommand",
+                status="unhandled",
+                received_at=now - timedelta(hours=hours_ago),
+            )
+
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "admin")
+    page.click("input[type=submit]")
+    page.goto(f"{live_server.url}/admin/django_imcallback/callbackevent/")
+    page.locator(".object-tools a", has_text="Delivery health").click()
+    page.wait_for_selector(".imcallback-health svg")
+    assert (
+        "callbackAfterUserOnlineCommand has gone quiet" in page.locator(".messagelist").inner_text()
+    )
+    assert page.locator(".imcallback-health rect.trouble").count() > 0
+    shot(page, "13-delivery-health")
