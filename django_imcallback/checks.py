@@ -105,7 +105,7 @@ def check_settings(
             checks.Warning(
                 "The OpenIM callback endpoint accepts requests from anyone.",
                 hint='Set IMCALLBACK["BASIC_AUTH"], IMCALLBACK["ALLOWED_IPS"] or '
-                'IMCALLBACK["SECRET_PATH"]; see the Security section of the README.',
+                'IMCALLBACK["SECRET_PATH"]; see "Secure it" in the README.',
                 id="imcallback.W001",
             )
         )

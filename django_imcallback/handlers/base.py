@@ -3,7 +3,7 @@
 A handler is three things: its serializer (what a valid body is), ``apply`` (what storing
 it means, run inside the storing transaction) and its signal (sent after commit). The
 view, the event log, authentication, replay, task dispatch and the admin serve it
-unchanged. See "Handling another command" in the README.
+unchanged. See docs/handlers.md ("Handling another command").
 """
 
 from __future__ import annotations
