@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: install run run-worker test test-fault mutate test-packaging test-browser test-schema openapi openapi-check lint format clean bench bench-admin
+.PHONY: messages install run run-worker test test-fault mutate test-packaging test-browser test-schema openapi openapi-check lint format clean bench bench-admin
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,7 +60,16 @@ test-packaging: install
 test-browser: install
 	$(BIN)/python -m pip install --quiet -e ".[dev,browser]"
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	fc-list :lang=zh | grep -q . || (apt-get update -qq && apt-get install -y -qq fonts-wqy-zenhei)
 	$(BIN)/python -m pytest -m browser $(PYTEST_ARGS)
+
+## Re-extract the strings people read (admin, checks, commands) into the zh-hans catalogue
+## and compile it (needs GNU gettext); translate the new entries in django.po first.
+messages: install
+	command -v msgfmt >/dev/null || (apt-get update -qq && apt-get install -y -qq gettext)
+	cd django_imcallback && DJANGO_SETTINGS_MODULE=tests.settings PYTHONPATH=$(CURDIR) \
+		$(CURDIR)/$(BIN)/django-admin makemessages -l zh_Hans --no-location --no-obsolete
+	cd django_imcallback && $(CURDIR)/$(BIN)/django-admin compilemessages -l zh_Hans
 
 ## Write openapi.yaml from the serializers (drf-spectacular); openapi-check fails if it is stale.
 openapi: install

@@ -26,6 +26,7 @@ from django.utils.formats import date_format, number_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from . import health
 from .conf import imcallback_settings
@@ -335,7 +336,8 @@ class CallbackEventAdmin(ReadOnlyAdmin):
                 else reverse("admin:django_imcallback_callbackevent_changelist")
                 + f"?q={quote(obj.group_id)}"
             )
-            parts.append(format_html('{} <a href="{}">{}</a>', _("group"), url, obj.group_id))
+            label = pgettext_lazy("OpenIM", "group")
+            parts.append(format_html('{} <a href="{}">{}</a>', label, url, obj.group_id))
         if obj.user_id:
             parts.append(format_html("{} {}", _("user"), obj.user_id))
         return mark_safe(", ".join(parts)) if parts else "-"  # noqa: S308 - escaped above
@@ -503,7 +505,7 @@ class DismissedGroupAdmin(ReadOnlyAdmin):
     def event_link(self, obj: DismissedGroup) -> str:
         return _event_link(obj.event_id)
 
-    @admin.display(description=_("group"))
+    @admin.display(description=pgettext_lazy("OpenIM", "group"))
     def group_link(self, obj: DismissedGroup) -> str:
         group = IMGroup.objects.filter(group_id=obj.group_id).values_list("pk", flat=True)
         if not group:

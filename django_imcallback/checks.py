@@ -8,6 +8,8 @@ from typing import Any
 from django.apps import AppConfig
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from .conf import DEFAULTS, RECORD_POLICIES, imcallback_settings
 
@@ -17,57 +19,66 @@ SETTING_CHECKS = [
         "BASIC_AUTH",
         "basic_auth",
         "imcallback.E003",
-        'Use a list such as ["openim:a-long-random-password"].',
+        gettext_lazy('Use a list such as ["openim:a-long-random-password"].'),
     ),
     (
         "ALLOWED_IPS",
         "allowed_ips",
         "imcallback.E004",
-        'Use a list such as ["10.0.0.5", "192.168.0.0/16", "fd00::/8"].',
+        gettext_lazy('Use a list such as ["10.0.0.5", "192.168.0.0/16", "fd00::/8"].'),
     ),
     (
         "TRUSTED_PROXIES",
         "trusted_proxies",
         "imcallback.E005",
-        'Use a list such as ["127.0.0.1", "10.0.0.0/8"].',
+        gettext_lazy('Use a list such as ["127.0.0.1", "10.0.0.0/8"].'),
     ),
     (
         "SECRET_PATH",
         "secret_path",
         "imcallback.E006",
-        "Use a long random string: python -c 'import secrets; print(secrets.token_urlsafe(32))'.",
+        gettext_lazy(
+            "Use a long random string: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(32))'."
+        ),
     ),
     (
         "MAX_BODY_BYTES",
         "max_body_bytes",
         "imcallback.E007",
-        "Use a positive number of bytes, e.g. 64 * 1024 * 1024.",
+        gettext_lazy("Use a positive number of bytes, e.g. 64 * 1024 * 1024."),
     ),
     (
         "DISPATCH",
         "dispatch",
         "imcallback.E009",
-        'Use "inline" or "task"; "task" needs django.tasks (Django 6.0+) or '
-        "pip install 'django-imcallback[tasks]', and a TASKS setting.",
+        gettext_lazy(
+            'Use "inline" or "task"; "task" needs django.tasks (Django 6.0+) or '
+            "pip install 'django-imcallback[tasks]', and a TASKS setting."
+        ),
     ),
     (
         "PERMISSION_CLASSES",
         "permission_classes",
         "imcallback.E010",
-        "Use a list of dotted paths to DRF permission classes, e.g. "
-        '["django_imcallback.permissions.BasicAuth"].',
+        gettext_lazy(
+            "Use a list of dotted paths to DRF permission classes, e.g. "
+            '["django_imcallback.permissions.BasicAuth"].'
+        ),
     ),
     (
         "DECISION_BUDGET_MS",
         "decision_budget_ms",
         "imcallback.E013",
-        "Use a number of milliseconds, e.g. 1000.",
+        gettext_lazy("Use a number of milliseconds, e.g. 1000."),
     ),
     (
         "RECORD_FIRST_BYTES",
         "record_first_bytes",
         "imcallback.E008",
-        "Use a number of bytes, e.g. 64 * 1024, or 0 to record every event before processing.",
+        gettext_lazy(
+            "Use a number of bytes, e.g. 64 * 1024, or 0 to record every event before processing."
+        ),
     ),
 ]
 
@@ -80,14 +91,14 @@ def check_settings(
         raw = imcallback_settings.raw
     except ImproperlyConfigured as exc:
         return [
-            checks.Error(str(exc), hint="Use a dict: IMCALLBACK = {...}.", id="imcallback.E001")
+            checks.Error(str(exc), hint=_("Use a dict: IMCALLBACK = {...}."), id="imcallback.E001")
         ]
 
     messages: list[checks.CheckMessage] = [
         checks.Error(
-            f"IMCALLBACK has an unknown key {key!r}.",
-            hint=f"Known keys: {', '.join(sorted(DEFAULTS))}. A misspelt security setting "
-            "leaves the endpoint open.",
+            _("IMCALLBACK has an unknown key %(key)r.") % {"key": key},
+            hint=_("Known keys: %(keys)s. A misspelt security setting leaves the endpoint open.")
+            % {"keys": ", ".join(sorted(DEFAULTS))},
             id="imcallback.E002",
         )
         for key in sorted(set(raw) - set(DEFAULTS), key=str)
@@ -99,13 +110,15 @@ def check_settings(
             getattr(imcallback_settings, attribute)
         except ImproperlyConfigured as exc:
             broken = True
-            messages.append(checks.Error(str(exc), hint=hint, id=check_id))
+            messages.append(checks.Error(str(exc), hint=str(hint), id=check_id))
     if not broken and imcallback_settings.is_open:
         messages.append(
             checks.Warning(
-                "The OpenIM callback endpoint accepts requests from anyone.",
-                hint='Set IMCALLBACK["BASIC_AUTH"], IMCALLBACK["ALLOWED_IPS"] or '
-                'IMCALLBACK["SECRET_PATH"]; see "Secure it" in the README.',
+                _("The OpenIM callback endpoint accepts requests from anyone."),
+                hint=_(
+                    'Set IMCALLBACK["BASIC_AUTH"], IMCALLBACK["ALLOWED_IPS"] or '
+                    'IMCALLBACK["SECRET_PATH"]; see "Secure it" in the README.'
+                ),
                 id="imcallback.W001",
             )
         )
@@ -121,9 +134,12 @@ def _decision_checks(raw: dict[str, Any]) -> list[checks.CheckMessage]:
     if not isinstance(record, dict) or any(v not in RECORD_POLICIES for v in record.values()):
         messages.append(
             checks.Error(
-                f'IMCALLBACK["RECORD"] must map command names (or "*") to one of '
-                f"{', '.join(RECORD_POLICIES)}, got {record!r}.",
-                hint='e.g. {"callbackBeforeSendSingleMsgCommand": "decisions"}',
+                _(
+                    'IMCALLBACK["RECORD"] must map command names (or "*") to one of '
+                    "%(policies)s, got %(value)r."
+                )
+                % {"policies": ", ".join(RECORD_POLICIES), "value": record},
+                hint=_('e.g. {"callbackBeforeSendSingleMsgCommand": "decisions"}'),
                 id="imcallback.E011",
             )
         )
@@ -141,10 +157,15 @@ def _decision_checks(raw: dict[str, Any]) -> list[checks.CheckMessage]:
     if not isinstance(defaults, dict) or not all(valid(v) for v in defaults.values()):
         messages.append(
             checks.Error(
-                f'IMCALLBACK["DECISION_DEFAULTS"] must map command names (or "*") to "allow" '
-                f"or a block, got {defaults!r}.",
-                hint='e.g. {"*": "allow", "callbackBeforeSendGroupMsgCommand": '
-                '{"errCode": 5000, "errMsg": "Moderation is unavailable"}}',
+                _(
+                    'IMCALLBACK["DECISION_DEFAULTS"] must map command names (or "*") to '
+                    '"allow" or a block, got %(value)r.'
+                )
+                % {"value": defaults},
+                hint=_(
+                    'e.g. {"*": "allow", "callbackBeforeSendGroupMsgCommand": '
+                    '{"errCode": 5000, "errMsg": "Moderation is unavailable"}}'
+                ),
                 id="imcallback.E012",
             )
         )

@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -73,7 +74,8 @@ class Credential:
 def _as_list(name: str, value: Any) -> list[Any]:
     if isinstance(value, str) or not isinstance(value, list | tuple):
         raise ImproperlyConfigured(
-            f'IMCALLBACK["{name}"] must be a list, not {type(value).__name__}.'
+            _('IMCALLBACK["%(name)s"] must be a list, not %(type)s.')
+            % {"name": name, "type": type(value).__name__}
         )
     return list(value)
 
@@ -84,13 +86,18 @@ def parse_networks(name: str, values: tuple[Any, ...]) -> tuple[IPNetwork, ...]:
     for value in values:
         if not isinstance(value, str):
             raise ImproperlyConfigured(
-                f'IMCALLBACK["{name}"] entries must be strings, got {value!r}.'
+                _('IMCALLBACK["%(name)s"] entries must be strings, got %(value)r.')
+                % {"name": name, "value": value}
             )
         try:
             networks.append(ipaddress.ip_network(value.strip(), strict=False))
         except ValueError as exc:
             raise ImproperlyConfigured(
-                f'IMCALLBACK["{name}"] has {value!r}, which is not an IP address or network: {exc}.'
+                _(
+                    'IMCALLBACK["%(name)s"] has %(value)r, which is not an IP address or '
+                    "network: %(error)s."
+                )
+                % {"name": name, "value": value, "error": exc}
             ) from exc
     return tuple(networks)
 
@@ -103,7 +110,7 @@ def tasks_framework_error() -> str:
         except ImportError:
             continue
         return ""
-    return (
+    return _(
         'IMCALLBACK["DISPATCH"] = "task" needs Django\'s Tasks framework: Django 6.0+, or '
         "the django-tasks backport (pip install 'django-imcallback[tasks]')."
     )
@@ -116,9 +123,13 @@ def import_classes(name: str, paths: tuple[Any, ...]) -> tuple[type, ...]:
         try:
             classes.append(import_string(path) if isinstance(path, str) else path)
         except ImportError as exc:
-            raise ImproperlyConfigured(f'IMCALLBACK["{name}"] has {path!r}: {exc}') from exc
+            message = _('IMCALLBACK["%(name)s"] has %(path)r: %(error)s')
+            raise ImproperlyConfigured(
+                message % {"name": name, "path": path, "error": exc}
+            ) from exc
         if not isinstance(classes[-1], type):
-            raise ImproperlyConfigured(f'IMCALLBACK["{name}"] has {path!r}, which is not a class.')
+            message = _('IMCALLBACK["%(name)s"] has %(path)r, which is not a class.')
+            raise ImproperlyConfigured(message % {"name": name, "path": path})
     return tuple(classes)
 
 
@@ -126,12 +137,15 @@ def import_classes(name: str, paths: tuple[Any, ...]) -> tuple[type, ...]:
 def parse_credentials(values: tuple[Any, ...]) -> tuple[Credential, ...]:
     credentials = []
     for position, value in enumerate(values):
-        username, _, password = value.partition(":") if isinstance(value, str) else ("", "", "")
+        username, _sep, password = value.partition(":") if isinstance(value, str) else ("", "", "")
         if not (username and password):
             # The value is a secret: name its position, never echo it.
             raise ImproperlyConfigured(
-                f'IMCALLBACK["BASIC_AUTH"][{position}] is not a "user:password" string '
-                "with a non-empty user and password."
+                _(
+                    'IMCALLBACK["BASIC_AUTH"][%(position)d] is not a "user:password" string '
+                    "with a non-empty user and password."
+                )
+                % {"position": position}
             )
         credentials.append(Credential(username, password))
     return tuple(credentials)
@@ -145,7 +159,8 @@ class Settings:
         value = getattr(django_settings, "IMCALLBACK", {})
         if not isinstance(value, dict):
             raise ImproperlyConfigured(
-                f"settings.IMCALLBACK must be a dict, not {type(value).__name__}."
+                _("settings.IMCALLBACK must be a dict, not %(type)s.")
+                % {"type": type(value).__name__}
             )
         return value
 
@@ -171,7 +186,10 @@ class Settings:
         value = self._get("SECRET_PATH") or ""
         if not isinstance(value, str) or "/" in value or value != value.strip():
             raise ImproperlyConfigured(
-                'IMCALLBACK["SECRET_PATH"] must be a string with no "/" and no surrounding spaces.'
+                _(
+                    'IMCALLBACK["SECRET_PATH"] must be a string with no "/" and no '
+                    "surrounding spaces."
+                )
             )
         return value
 
@@ -179,7 +197,11 @@ class Settings:
         value = self._get(name)
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise ImproperlyConfigured(
-                f'IMCALLBACK["{name}"] must be an integer of at least {minimum}, got {value!r}.'
+                _(
+                    'IMCALLBACK["%(name)s"] must be an integer of at least %(minimum)d, '
+                    "got %(value)r."
+                )
+                % {"name": name, "minimum": minimum, "value": value}
             )
         return value
 
@@ -196,7 +218,8 @@ class Settings:
         value = self._get("DISPATCH")
         if value not in DISPATCH_MODES:
             raise ImproperlyConfigured(
-                f'IMCALLBACK["DISPATCH"] must be one of {", ".join(DISPATCH_MODES)}, got {value!r}.'
+                _('IMCALLBACK["DISPATCH"] must be one of %(modes)s, got %(value)r.')
+                % {"modes": ", ".join(DISPATCH_MODES), "value": value}
             )
         if value == "task" and (error := tasks_framework_error()):
             raise ImproperlyConfigured(error)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 # OpenIM IDs are varchar(64) on the server; leave room for forks and prefixes.
 ID_MAX_LENGTH = 255
@@ -69,7 +70,7 @@ class CallbackEvent(models.Model):
         DEFAULT = "default", _("default (a decider failed)")
 
     class Status(models.TextChoices):
-        RECEIVED = "received", _("received")
+        RECEIVED = "received", pgettext_lazy("event status", "received")
         PROCESSED = "processed", _("processed")
         DUPLICATE = "duplicate", _("duplicate")
         INVALID = "invalid", _("invalid")
@@ -148,7 +149,7 @@ class CallbackEvent(models.Model):
     class Meta:
         verbose_name = _("callback event")
         verbose_name_plural = _("callback events")
-        permissions = [("replay_callbackevent", "Can replay callback events")]
+        permissions = [("replay_callbackevent", _("Can replay callback events"))]
         # Indexes are declared here rather than with db_index/unique on the fields: on
         # PostgreSQL those add a second, varchar_pattern_ops index per text column for LIKE
         # queries, which nothing here runs (searches are exact) and every INSERT would pay.
@@ -363,8 +364,8 @@ class IMGroup(models.Model):
     last_event = last_event_field()
 
     class Meta:
-        verbose_name = _("group")
-        verbose_name_plural = _("groups")
+        verbose_name = pgettext_lazy("OpenIM", "group")
+        verbose_name_plural = pgettext_lazy("OpenIM", "groups")
         constraints = [models.UniqueConstraint(fields=["group_id"], name="imcallback_imgroup_id")]
         indexes = [models.Index(fields=["owner_id"], name="imcallback_imgroup_owner")]
 
@@ -389,7 +390,7 @@ class IMGroupMember(models.Model):
         on_delete=models.CASCADE,
         related_name="members",
         db_index=False,
-        verbose_name=_("group"),
+        verbose_name=pgettext_lazy("OpenIM", "group"),
     )
     user_id = models.CharField(_("user ID"), max_length=ID_MAX_LENGTH)
     role_level = models.IntegerField(
@@ -425,7 +426,10 @@ class IMGroupChange(models.Model):
     """A delivery that changed a mirrored group, and the announcement it made."""
 
     group = models.ForeignKey(
-        IMGroup, on_delete=models.CASCADE, related_name="changes", verbose_name=_("group")
+        IMGroup,
+        on_delete=models.CASCADE,
+        related_name="changes",
+        verbose_name=pgettext_lazy("OpenIM", "group"),
     )
     event = models.OneToOneField(
         CallbackEvent,

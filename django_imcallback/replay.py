@@ -23,6 +23,7 @@ from datetime import timedelta
 
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from . import attempts
 from .logs import logsafe
@@ -66,16 +67,26 @@ class ReplayReport:
     dry_run: bool = False
 
     def summary(self) -> str:
-        verb = "Would replay" if self.dry_run else "Replayed"
         done = sum(self.outcomes.values())
-        parts = ", ".join(f"{count} {status}" for status, count in sorted(self.outcomes.items()))
-        text = f"{verb} {done} event(s)" + (f": {parts}" if parts else "") + "."
+        labels = {**dict(Status.choices), "to replay": _("to replay")}
+        parts = ", ".join(
+            f"{count} {labels.get(status, status)}"
+            for status, count in sorted(self.outcomes.items())
+        )
+        if self.dry_run:
+            text = _("Would replay %(count)d event(s)") % {"count": done}
+        else:
+            text = _("Replayed %(count)d event(s)") % {"count": done}
+        text += (f": {parts}" if parts else "") + "."
         if self.skipped:
-            text += f" Skipped {len(self.skipped)} not replayable now (already done or in flight)."
+            text += " " + _("Skipped %(count)d not replayable now (already done or in flight).") % {
+                "count": len(self.skipped)
+            }
         return text
 
     def problems(self) -> list[str]:
-        return [f"Event #{pk} failed again; its error holds the traceback." for pk in self.failed]
+        message = _("Event #%(id)s failed again; its error holds the traceback.")
+        return [message % {"id": pk} for pk in self.failed]
 
 
 def replay_events(

@@ -242,3 +242,22 @@ def test_the_delivery_health_chart(live_server, page, django_user_model):
     )
     assert page.locator(".imcallback-health rect.trouble").count() > 0
     shot(page, "13-delivery-health")
+
+
+def test_the_admin_in_chinese(live_server, page, django_user_model, settings):
+    """What a zh-hans site shows: the event list and a failed event's page."""
+    settings.LANGUAGE_CODE = "zh-hans"
+    from tests.factories import CallbackEventFactory
+
+    django_user_model.objects.create_superuser("admin", "admin@example.com", "admin")
+    event = CallbackEventFactory(status="failed", error="RuntimeError: receiver exploded")
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "admin")
+    page.click("input[type=submit]")
+    page.goto(f"{live_server.url}/admin/django_imcallback/callbackevent/")
+    assert "投递健康状况" in page.locator(".object-tools").inner_text()
+    shot(page, "14-zh-hans-events")
+    page.goto(f"{live_server.url}/admin/django_imcallback/callbackevent/{event.pk}/change/")
+    assert "重放" in page.locator(".object-tools").inner_text()
+    shot(page, "15-zh-hans-failed-event")

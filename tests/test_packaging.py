@@ -44,6 +44,7 @@ def test_wheel_and_sdist_carry_what_the_app_needs(dist):
     assert "django_imcallback/migrations/0001_initial.py" in names
     assert "django_imcallback/migrations/0002_event_dispatch_state.py" in names
     assert "django_imcallback/testing/fixtures.py" in names  # the kit host projects test with
+    assert "django_imcallback/locale/zh_Hans/LC_MESSAGES/django.mo" in names  # Chinese
     assert not any(name.startswith(("tests/", "example_project/", "benchmarks/")) for name in names)
     assert sdist.stat().st_size > 0
 

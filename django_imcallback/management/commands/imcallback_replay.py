@@ -4,47 +4,56 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from django_imcallback.models import CallbackEvent
 from django_imcallback.replay import REPLAYABLE, STALE_AFTER, claimable, replay_events
 
 
 class Command(BaseCommand):
-    help = (
+    help = gettext_noop(
         "Replay recorded OpenIM callback events through the pipeline again: by id, by "
         "status and command, or, with no arguments, everything that needs it: failed, "
         "invalid and unhandled events, events cut off while stored, and announcements "
         "still owed, once older than --stale-after. Idempotent: a dismissal is stored "
-        "once and announced by the event that stored it."
+        "once and announced by the event that stored it. When only receivers failed, only "
+        "they are retried."
     )
 
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        self.help = _(type(self).help)  # in the active language, as the options' help
+        return super().create_parser(prog_name, subcommand, **kwargs)
+
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("ids", nargs="*", type=int, help="Event ids to replay.")
+        parser.add_argument("ids", nargs="*", type=int, help=_("Event ids to replay."))
         parser.add_argument(
             "--status",
             action="append",
             choices=CallbackEvent.Status.values,
-            help="Only events with this status (repeatable).",
+            help=_("Only events with this status (repeatable)."),
         )
         parser.add_argument(
-            "--command", dest="callback_command", help="Only this callback command."
+            "--command", dest="callback_command", help=_("Only this callback command.")
         )
-        parser.add_argument("--limit", type=int, help="Replay at most this many events.")
+        parser.add_argument("--limit", type=int, help=_("Replay at most this many events."))
         parser.add_argument(
             "--force",
             action="store_true",
-            help="Also replay processed and duplicate events (re-sends their signals).",
+            help=_("Also replay processed and duplicate events, and re-send every receiver."),
         )
         parser.add_argument(
-            "--dry-run", action="store_true", help="Only say what would be replayed."
+            "--dry-run", action="store_true", help=_("Only say what would be replayed.")
         )
         parser.add_argument(
             "--stale-after",
             type=float,
             default=STALE_AFTER.total_seconds(),
             metavar="SECONDS",
-            help="How long an event must have been left, still received or owing its "
-            f"announcement, before it is taken (default {STALE_AFTER.total_seconds():.0f}).",
+            help=_(
+                "How long an event must have been left, still received or owing its "
+                "announcement, before it is taken (default: five minutes)."
+            ),
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -53,11 +62,12 @@ class Command(BaseCommand):
             events = events.filter(pk__in=options["ids"])
             missing = set(options["ids"]) - set(events.values_list("pk", flat=True))
             if missing:
-                raise CommandError(f"No such event(s): {', '.join(map(str, sorted(missing)))}.")
+                ids = ", ".join(map(str, sorted(missing)))
+                raise CommandError(_("No such event(s): %(ids)s.") % {"ids": ids})
         if options["limit"] is not None and options["limit"] < 1:
-            raise CommandError("--limit must be at least 1.")
+            raise CommandError(_("--limit must be at least 1."))
         if options["stale_after"] < 0:
-            raise CommandError("--stale-after must be >= 0.")
+            raise CommandError(_("--stale-after must be >= 0."))
         stale_after = timedelta(seconds=options["stale_after"])
         if not options["ids"]:
             events = events.filter(claimable(options["force"], stale_after))
@@ -75,11 +85,14 @@ class Command(BaseCommand):
         self.stdout.write(report.summary())
         if report.skipped and options["verbosity"] > 1:
             statuses = ", ".join(REPLAYABLE)
-            self.stdout.write(
-                f"Skipped ids: {', '.join(map(str, report.skipped))} (replayable: {statuses}, "
-                "or received and stuck; use --force for processed ones)."
+            message = _(
+                "Skipped ids: %(ids)s (replayable: %(statuses)s, or received and stuck; "
+                "use --force for processed ones)."
             )
+            ids = ", ".join(map(str, report.skipped))
+            self.stdout.write(message % {"ids": ids, "statuses": statuses})
         for line in report.problems():
             self.stderr.write(line)
         if report.failed:
-            raise CommandError(f"{len(report.failed)} event(s) failed again.")
+            message = _("%(count)d event(s) failed again.")
+            raise CommandError(message % {"count": len(report.failed)})

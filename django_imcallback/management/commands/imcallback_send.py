@@ -9,65 +9,78 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from django_imcallback import openim
 
 
 class Command(BaseCommand):
-    help = (
+    help = gettext_noop(
         "Send a callback exactly as an OpenIM server does (Go-style JSON, Operationid header, "
         "Basic auth from the url) and print the answer. URL is what you would put in "
         "OpenIM's webhooks.yml, e.g. http://openim:secret@127.0.0.1:8000/imcallback"
     )
 
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        self.help = _(type(self).help)  # in the active language, as the options' help
+        return super().create_parser(prog_name, subcommand, **kwargs)
+
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("url", help="The webhook url, as configured in webhooks.yml.")
+        parser.add_argument("url", help=_("The webhook url, as configured in webhooks.yml."))
         parser.add_argument(
             "--command",
             dest="callback_command",
-            help="Default: dismiss group. Every command the app types (groups, messages, pushes, "
-            "users, friends; e.g. callbackAfterJoinGroupCommand) gets a body as the server "
-            "builds it; others need --from-file.",
+            help=_(
+                "Default: dismiss group. Every command the app types (groups, messages, "
+                "pushes, users, friends; e.g. callbackAfterJoinGroupCommand) gets a body as "
+                "the server builds it; others need --from-file."
+            ),
         )
-        parser.add_argument("--group", default="G001", help="groupID (default: G001).")
-        parser.add_argument("--owner", default="user123", help="ownerID (default: user123).")
-        parser.add_argument("--members", type=int, default=2, help="Member count (default: 2).")
+        parser.add_argument("--group", default="G001", help=_("groupID (default: G001)."))
+        parser.add_argument("--owner", default="user123", help=_("ownerID (default: user123)."))
+        parser.add_argument("--members", type=int, default=2, help=_("Member count (default: 2)."))
         parser.add_argument(
             "--users",
-            help="Comma-separated user IDs the callback is about (members, the joiner, the "
-            "quitter, the kicked, the new owner); default: --members generated IDs.",
+            help=_(
+                "Comma-separated user IDs the callback is about (members, the joiner, the "
+                "quitter, the kicked, the new owner); default: --members generated IDs."
+            ),
         )
         parser.add_argument(
-            "--from-file", metavar="FILE", help="Send this JSON body instead ('-': stdin)."
+            "--from-file", metavar="FILE", help=_("Send this JSON body instead ('-': stdin).")
         )
         parser.add_argument(
-            "--text", default="hello", help="A message command's text (default: hello)."
+            "--text", default="hello", help=_("A message command's text (default: hello).")
         )
-        parser.add_argument("--operation-id", help="Default: generated like OpenIM's.")
+        parser.add_argument("--operation-id", help=_("Default: generated like OpenIM's."))
         parser.add_argument(
             "--count",
             type=int,
             default=1,
-            help="Send N callbacks, each for its own group (<group>-0001, ...) with 1 to "
-            "2 x --members members drawn from a pool, to seed a demo (default: 1).",
+            help=_(
+                "Send N callbacks, each for its own group (<group>-0001, ...) with 1 to "
+                "2 x --members members drawn from a pool, to seed a demo (default: 1)."
+            ),
         )
-        parser.add_argument("--timeout", type=float, default=5.0, help="Seconds (default 5).")
+        parser.add_argument("--timeout", type=float, default=5.0, help=_("Seconds (default 5)."))
 
     def handle(self, *args: Any, **options: Any) -> None:
         count = options["count"]
         if count < 1:
-            raise CommandError("--count must be >= 1.")
+            raise CommandError(_("--count must be >= 1."))
         if count > 1 and options["from_file"]:
-            raise CommandError("--count builds varied bodies; it cannot send --from-file.")
+            raise CommandError(_("--count builds varied bodies; it cannot send --from-file."))
         refused = 0
         for index in range(count):
             sent = self._nth(options, index) if count > 1 else dict(options)
             refused += not self._send(sent)
         if refused:
             raise CommandError(
-                f"The receiver did not accept {refused} of {count} callback(s)."
+                _("The receiver did not accept %(refused)d of %(count)d callback(s).")
+                % {"refused": refused, "count": count}
                 if count > 1
-                else "The receiver did not accept the callback."
+                else _("The receiver did not accept the callback.")
             )
 
     def _nth(self, options: dict[str, Any], index: int) -> dict[str, Any]:
@@ -87,7 +100,7 @@ class Command(BaseCommand):
         payload = self._payload(options)
         command = options["callback_command"] or payload.get("callbackCommand")
         if not command:
-            raise CommandError("No command: give --command or a body with callbackCommand.")
+            raise CommandError(_("No command: give --command or a body with callbackCommand."))
         request = openim.build_request(
             options["url"],
             command,
@@ -104,7 +117,7 @@ class Command(BaseCommand):
         except (ValueError, AttributeError):
             parsed, err_code = None, None
         if command.lower().startswith("callbackbefore"):
-            self.stdout.write(f"OpenIM would {self._verdict(parsed)}.")
+            self.stdout.write(self._verdict(parsed))
             return True
         return status == 200 and err_code == 0
 
@@ -112,16 +125,18 @@ class Command(BaseCommand):
     def _verdict(answer: Any) -> str:
         """How the server reads a before-callback's answer."""
         if not isinstance(answer, dict):
-            return "REFUSE the action: the answer is not a JSON object"
+            return _("OpenIM would REFUSE the action: the answer is not a JSON object.")
         if answer.get("actionCode") == 0 and answer.get("nextCode") == 1:
-            return (
-                f"BLOCK the action (errCode {answer.get('errCode')}, "
-                f"errMsg {answer.get('errMsg')!r})"
-            )
+            return _("OpenIM would BLOCK the action (errCode %(code)s, errMsg %(message)r).") % {
+                "code": answer.get("errCode"),
+                "message": answer.get("errMsg"),
+            }
         changed = sorted(set(answer) - {"actionCode", "errCode", "errMsg", "errDlt", "nextCode"})
         if changed:
-            return f"let the action go on, CHANGED: {', '.join(changed)}"
-        return "let the action go on"
+            return _("OpenIM would let the action go on, CHANGED: %(keys)s.") % {
+                "keys": ", ".join(changed)
+            }
+        return _("OpenIM would let the action go on.")
 
     def _payload(self, options: dict[str, Any]) -> dict[str, Any]:
         source = options["from_file"]
@@ -129,16 +144,18 @@ class Command(BaseCommand):
             try:
                 text = sys.stdin.read() if source == "-" else Path(source).read_text()
             except (OSError, UnicodeDecodeError) as exc:
-                raise CommandError(f"Cannot read {source}: {exc}") from exc
+                message = _("Cannot read %(file)s: %(error)s")
+                raise CommandError(message % {"file": source, "error": exc}) from exc
             try:
                 payload = json.loads(text)
             except ValueError as exc:
-                raise CommandError(f"{source} is not JSON: {exc}") from exc
+                message = _("%(file)s is not JSON: %(error)s")
+                raise CommandError(message % {"file": source, "error": exc}) from exc
             if not isinstance(payload, dict):
-                raise CommandError(f"{source} must hold a JSON object.")
+                raise CommandError(_("%(file)s must hold a JSON object.") % {"file": source})
             return payload
         if options["members"] < 0:
-            raise CommandError("--members must be >= 0.")
+            raise CommandError(_("--members must be >= 0."))
         members = [f"user{i:06d}" for i in range(1, options["members"] + 1)]
         if options["users"] is not None:
             members = [user for user in options["users"].split(",") if user]
@@ -151,7 +168,8 @@ class Command(BaseCommand):
                 text=options["text"],
             )
         except ValueError as exc:
-            raise CommandError(f"{exc} Give one with --from-file.") from exc
+            message = _("No body known for %(command)s: give one with --from-file.")
+            raise CommandError(message % {"command": options["callback_command"]}) from exc
         if "operationID" in payload:
             payload["operationID"] = options["operation_id"]
         return payload
@@ -166,4 +184,5 @@ class Command(BaseCommand):
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read().decode("utf-8", "replace")
         except (urllib.error.URLError, TimeoutError) as exc:
-            raise CommandError(f"Could not reach {request.url}: {exc}") from exc
+            message = _("Could not reach %(url)s: %(error)s")
+            raise CommandError(message % {"url": request.url, "error": exc}) from exc
