@@ -175,7 +175,6 @@ class CallbackEventAdmin(ReadOnlyAdmin):
         "group_id",
         "user_id",
         "size",
-        "attempts",
     )
     list_filter = ("status", "verdict", CommandFilter)
     search_fields = ("operation_id",)

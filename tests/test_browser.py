@@ -163,9 +163,16 @@ def test_operator_follows_a_group_through_its_deliveries_and_replays_one_receive
         page.wait_for_selector("#content-main")
 
         page.goto(f"{live_server.url}/admin/django_imcallback/callbackevent/")
+        page.set_viewport_size({"width": 1400, "height": 900})
         page.fill("#searchbar", "G-linked")
         page.press("#searchbar", "Enter")
         page.wait_for_selector("#result_list")
+        # Every column fits at 1400 px, the admin's sidebar open: nothing hidden.
+        table, room = page.evaluate(
+            "() => { const t = document.querySelector('#result_list');"
+            " return [t.scrollWidth, t.parentElement.clientWidth]; }"
+        )
+        assert table <= room, f"the event list needs {table} px at 1400 px, has {room}"
         listing = page.locator("#result_list tbody").inner_text()
         assert page.locator("#result_list tbody tr").count() == 3
         assert "processed" in listing
