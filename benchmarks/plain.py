@@ -31,5 +31,5 @@ class PlainCallbackView(View):
         event = new_event(request, command)
         result = CallbackView._process(self, request, event)
         response = answer(result, event)
-        log_delivery(event, result.group_id, response, time.perf_counter() - started)
+        log_delivery(event, response, time.perf_counter() - started)
         return response

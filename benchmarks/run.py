@@ -112,6 +112,14 @@ class Server:
             env=env,
             cwd=ROOT,
         )
+        try:
+            self._warm_up()
+        except BaseException:
+            self.__exit__()  # no gunicorn left behind holding the port
+            raise
+        return self
+
+    def _warm_up(self) -> None:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -125,7 +133,6 @@ class Server:
         for i in range(20 * self.workers):
             for name, path in PATHS.items():
                 post(path, dismissal(f"warmup-{name}-{i}", 5))
-        return self
 
     def worker_pids(self) -> list[int]:
         assert self.process

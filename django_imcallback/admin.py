@@ -138,6 +138,16 @@ def seconds(value: datetime | None) -> str:
     return date_format(timezone.localtime(value), "Y-m-d H:i:s")
 
 
+def shown_with_seconds(model: type[Any], name: str) -> Any:
+    """A ModelAdmin method showing the time field ``name`` with its seconds."""
+
+    @admin.display(description=model._meta.get_field(name).verbose_name, ordering=name)
+    def shown(self: Any, obj: Any) -> str:
+        return seconds(getattr(obj, name))
+
+    return shown
+
+
 def deliveries(group_id: str, limit: int = MEMBER_PREVIEW) -> str:
     """Every delivery about ``group_id``, newest first, with its status and a link."""
     rows = list(
@@ -458,7 +468,7 @@ class DismissedGroupAdmin(ReadOnlyAdmin):
         "group_type_as_sent",
         "members",
         "members_source",
-        "event_time",
+        "event_time_shown",
         "received",
         "event_link",
         "group_link",
@@ -466,6 +476,8 @@ class DismissedGroupAdmin(ReadOnlyAdmin):
         "members_preview",
     )
     readonly_fields = fields
+
+    event_time_shown = shown_with_seconds(DismissedGroup, "event_time")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         queryset: QuerySet[Any] = super().get_queryset(request)
@@ -553,7 +565,7 @@ class DismissedGroupMemberAdmin(ReadOnlyAdmin):
 class IMGroupAdmin(ReadOnlyAdmin):
     """The mirror of groups: who is in a group now, who was, and what said so."""
 
-    list_display = ("group_id", "name", "owner_id", "status", "created_at", "first_seen_at")
+    list_display = ("group_id", "name", "owner_id", "status", "created", "first_seen")
     list_filter = ("status",)
     search_fields = ("group_id",)
     search_help_text = _("Exact group ID, owner ID or the user ID of a member (current or former).")
@@ -564,9 +576,9 @@ class IMGroupAdmin(ReadOnlyAdmin):
         "owner_id",
         "group_type",
         "status",
-        "created_at",
-        "dismissed_at",
-        "first_seen_at",
+        "created",
+        "dismissed",
+        "first_seen",
         "info",
         "dismissal_link",
         "current_members",
@@ -579,6 +591,10 @@ class IMGroupAdmin(ReadOnlyAdmin):
     @admin.display(description=_("every delivery about it"))
     def group_deliveries(self, obj: IMGroup) -> str:
         return deliveries(obj.group_id)
+
+    created = shown_with_seconds(IMGroup, "created_at")
+    dismissed = shown_with_seconds(IMGroup, "dismissed_at")
+    first_seen = shown_with_seconds(IMGroup, "first_seen_at")
 
     def exact_search(self, queryset: QuerySet[Any], term: str) -> QuerySet[Any]:
         members = IMGroupMember.objects.filter(user_id=term).values("group_id")
@@ -628,9 +644,9 @@ class IMGroupMemberAdmin(ReadOnlyAdmin):
         "user_id",
         "group",
         "role_level",
-        "joined_at",
+        "joined",
         "joined_how",
-        "left_at",
+        "left",
         "left_how",
     )
     list_select_related = ("group",)
@@ -642,14 +658,17 @@ class IMGroupMemberAdmin(ReadOnlyAdmin):
         "user_id",
         "group",
         "role_level",
-        "joined_at",
+        "joined",
         "joined_how",
-        "left_at",
+        "left",
         "left_how",
         "info",
         "last_event_link",
     )
     readonly_fields = fields
+
+    joined = shown_with_seconds(IMGroupMember, "joined_at")
+    left = shown_with_seconds(IMGroupMember, "left_at")
 
     def exact_search(self, queryset: QuerySet[Any], term: str) -> QuerySet[Any]:
         return queryset.filter(user_id=term)

@@ -1,6 +1,7 @@
 """The operator's console: what an operator has to connect, the admin connects."""
 
 import re
+from datetime import UTC
 
 import pytest
 from django.urls import reverse
@@ -186,3 +187,24 @@ def test_dismissals_show_how_their_delivery_ended_and_filter_by_it(
     [good] = [row for row in rows if "g-good" in row]
     assert ">failed</span>" in bad
     assert ">processed</span>" in good
+
+
+def test_every_time_shows_its_seconds(admin_client, post, settings):
+    settings.TIME_ZONE = "UTC"
+    create = "callbackAfterCreateGroupCommand"
+    post(
+        body(create, group_id="g-t", user_ids=["ann"], createTime=1_700_000_000_000), command=create
+    )
+    group = IMGroup.objects.get(group_id="g-t")
+    member = group.members.get(user_id="ann")
+
+    groups = admin_client.get(reverse("admin:django_imcallback_imgroup_changelist"))
+    group_page = admin_client.get(
+        reverse("admin:django_imcallback_imgroup_change", args=[group.pk])
+    )
+    members = admin_client.get(reverse("admin:django_imcallback_imgroupmember_changelist"))
+
+    assert "2023-11-14 22:13:20" in groups.content.decode()  # createTime, to the second
+    assert "2023-11-14 22:13:20" in group_page.content.decode()
+    joined = member.joined_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    assert joined in members.content.decode()
