@@ -120,8 +120,11 @@ STATUS_COLOURS = {
 PROBLEMS = (Status.FAILED, Status.INVALID)
 
 
-def status_badge(status: str, label: Any) -> str:
-    colour = STATUS_COLOURS.get(Status(status), "#666") if status in Status.values else "#666"
+def status_badge(status: str) -> str:
+    """The status's label, coloured so that what needs an operator stands out."""
+    known = Status(status) if status in Status.values else None
+    label = known.label if known is not None else status
+    colour = STATUS_COLOURS.get(known, "#666") if known is not None else "#666"
     weight = "bold" if status in PROBLEMS or status == Status.RECEIVED else "normal"
     return format_html('<span style="color: {}; font-weight: {}">{}</span>', colour, weight, label)
 
@@ -157,14 +160,9 @@ def deliveries(group_id: str, limit: int = MEMBER_PREVIEW) -> str:
     )
     if not rows:
         return "-"
-    labels = dict(Status.choices)
     lines = [
         format_html(
-            "{} {} {} {}",
-            _event_link(pk),
-            seconds(received_at),
-            command,
-            status_badge(status, labels.get(status, status)),
+            "{} {} {} {}", _event_link(pk), seconds(received_at), command, status_badge(status)
         )
         for pk, received_at, command, status in rows
     ]
@@ -229,11 +227,12 @@ class CallbackEventAdmin(ReadOnlyAdmin):
         return self.list_filter
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        if obj is not None and obj.status in PROBLEMS:
-            # What went wrong comes first, above thousands of member IDs.
-            rest = [f for f in self.fields if f != "note_text"]
-            return ("command", "status_shown", "error_text", *rest[2:])
-        return self.fields
+        if obj is None or obj.status not in PROBLEMS:
+            return self.fields
+        # What went wrong comes first (under the status), above thousands of member IDs.
+        fields = [f for f in self.fields if f != "note_text"]
+        fields.insert(fields.index("status_shown") + 1, "error_text")
+        return fields
 
     def exact_search(self, queryset: QuerySet[Any], term: str) -> QuerySet[Any]:
         condition = Q(group_id=term) | Q(user_id=term) | Q(operation_id=term) | Q(command=term)
@@ -328,7 +327,7 @@ class CallbackEventAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("status"), ordering="status")
     def status_shown(self, obj: CallbackEvent) -> str:
-        return status_badge(obj.status, obj.get_status_display())
+        return status_badge(obj.status)
 
     @admin.display(description=_("body size"), ordering="body_size")
     def size(self, obj: CallbackEvent) -> str:
@@ -397,7 +396,6 @@ class CallbackEventAdmin(ReadOnlyAdmin):
         rows = list(obj.attempt_log.order_by("number"))
         if not rows:
             return "-"
-        labels = dict(Status.choices)
         items = []
         for attempt in rows:
             how = _("replay (forced)") if attempt.forced else _("replay") if attempt.replay else ""
@@ -408,7 +406,7 @@ class CallbackEventAdmin(ReadOnlyAdmin):
                     f"#{attempt.number}",
                     seconds(attempt.started_at),
                     how,
-                    status_badge(attempt.status, labels.get(attempt.status, attempt.status)),
+                    status_badge(attempt.status),
                     format_html(" &middot; {} {}", _("receivers that failed:"), failed)
                     if failed
                     else "",
@@ -498,7 +496,7 @@ class DismissedGroupAdmin(ReadOnlyAdmin):
         status = getattr(obj, "status_of_event", None)
         if status is None:
             return "-"
-        return status_badge(status, dict(Status.choices).get(status, status))
+        return status_badge(status)
 
     @admin.display(description=_("deliveries about this group"))
     def group_deliveries(self, obj: DismissedGroup) -> str:

@@ -20,6 +20,7 @@ pytest users add ``pytest_plugins = ["django_imcallback.testing.fixtures"]`` to 
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -77,8 +78,6 @@ def callback_url(command: str) -> str:
 
 def caller_headers() -> dict[str, str]:
     """The headers of the server's request, with the first configured Basic credentials."""
-    import base64
-
     from ..conf import imcallback_settings
 
     headers = {"User-Agent": "Go-http-client/1.1"}
