@@ -11,11 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .models import CallbackAttempt, CallbackEvent
-
-
-def is_stored(event: CallbackEvent) -> bool:
-    return event.pk is not None
+from .models import CallbackAttempt, CallbackEvent, is_stored
 
 
 def note(event: CallbackEvent, failed_receivers: Iterable[str] | None = None) -> None:
@@ -35,7 +31,7 @@ def note(event: CallbackEvent, failed_receivers: Iterable[str] | None = None) ->
 def last_failed_receivers(event: CallbackEvent) -> list[str]:
     """The receivers that failed in the event's latest logged attempt."""
     rows = CallbackAttempt.objects.filter(event=event).order_by("-number")
-    return list(rows.values_list("failed_receivers", flat=True)[:1].first() or [])
+    return list(rows.values_list("failed_receivers", flat=True).first() or [])
 
 
 def begin_replay(event: CallbackEvent, *, forced: bool) -> list[str]:

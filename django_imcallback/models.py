@@ -181,6 +181,11 @@ class CallbackEvent(models.Model):
         return f"#{self.pk} {self.command or '(no command)'} [{self.status}]"
 
 
+def is_stored(event: CallbackEvent) -> bool:
+    """Whether the event's row exists: its primary key is ``None`` until an INSERT succeeds."""
+    return event.pk is not None
+
+
 class CallbackAttempt(models.Model):
     """One attempt at an event that did not simply succeed the first time: a failure
     (storing, a decider, a receiver), or a replay, whatever came of it. Each keeps its own

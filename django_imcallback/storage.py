@@ -27,13 +27,9 @@ from django.utils import timezone
 
 from . import attempts, sql
 from .handlers import Handler, Outcome
-from .models import CallbackEvent
+from .models import CallbackEvent, is_stored
 
 Status = CallbackEvent.Status
-
-
-def is_stored(event: CallbackEvent) -> bool:
-    return event.pk is not None
 
 
 #: What processing changes on a stored event.

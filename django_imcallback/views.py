@@ -23,10 +23,10 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from . import pipeline, responses, storage
+from . import pipeline, responses
 from .conf import imcallback_settings
 from .logs import log_delivery, log_lost_delivery, logsafe
-from .models import COMMAND_MAX_LENGTH, OPERATION_ID_MAX_LENGTH, CallbackEvent, storable
+from .models import COMMAND_MAX_LENGTH, OPERATION_ID_MAX_LENGTH, CallbackEvent, is_stored, storable
 from .permissions import CallerRefused, caller_address
 from .pipeline import Answer, Result
 
@@ -225,7 +225,7 @@ class CallbackView(APIView):
         try:
             return pipeline.reject(event, *rejection) if rejection else pipeline.receive(event)
         except DatabaseError:
-            if storage.is_stored(event):
+            if is_stored(event):
                 logger.exception("Database unavailable; event %s is stored, unfinished.", event.pk)
                 return Result(Answer.INTERRUPTED)
             log_lost_delivery(event)

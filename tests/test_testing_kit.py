@@ -7,7 +7,7 @@ from django_imcallback import decisions
 from django_imcallback.decisions import Block, decides
 from django_imcallback.handlers import registry
 from django_imcallback.models import CallbackEvent, DismissedGroup, IMGroup
-from django_imcallback.signals import group_dismissed, group_members_joined
+from django_imcallback.signals import group_members_joined
 from django_imcallback.testing import COMMANDS, body, deliver
 
 from .conftest import Recorder
@@ -17,14 +17,6 @@ pytestmark = pytest.mark.django_db  # a TestCase's transaction: it never commits
 DISMISS = "callbackAfterDisMissGroupCommand"
 JOIN = "callbackAfterJoinGroupCommand"
 SINGLE = "callbackBeforeSendSingleMsgCommand"
-
-
-@pytest.fixture
-def dismissals():
-    recorder = Recorder()
-    group_dismissed.connect(recorder, weak=False)
-    yield recorder.calls
-    group_dismissed.disconnect(recorder)
 
 
 def test_every_typed_command_has_a_body_its_handler_accepts():
@@ -45,26 +37,26 @@ def test_a_body_takes_wire_keys_on_top():
         body("callbackFooCommand")
 
 
-def test_deliver_runs_the_receivers_a_plain_test_client_post_leaves_waiting(dismissals):
+def test_deliver_runs_the_receivers_a_plain_test_client_post_leaves_waiting(dismissed_signals):
     """Inside a TestCase the storing transaction never commits: a bare client.post stores
     the dismissal but never announces it."""
     payload = body(DISMISS, group_id="g-plain", user_ids=["a"])
     Client().post(f"/imcallback/{DISMISS}", payload, content_type="application/json")
     assert DismissedGroup.objects.filter(group_id="g-plain").exists()
-    assert dismissals == []
+    assert dismissed_signals == []
 
     result = deliver(DISMISS, group_id="g-kit", user_id="owner", user_ids=["a", "b"])
 
     assert result.status_code == 200
     assert result.answer["errCode"] == 0
     assert result.event.status == CallbackEvent.Status.PROCESSED
-    [call] = dismissals
+    [call] = dismissed_signals
     assert call["dismissal"].group_id == "g-kit"
     assert sorted(call["dismissal"].members.values_list("user_id", flat=True)) == ["a", "b"]
     assert call["event"] == result.event
 
 
-def test_deliver_passes_the_configured_authentication(settings, dismissals):
+def test_deliver_passes_the_configured_authentication(settings, dismissed_signals):
     settings.IMCALLBACK = {
         "BASIC_AUTH": ["openim:kit-secret"],
         "ALLOWED_IPS": ["10.20.0.0/16"],
@@ -79,7 +71,7 @@ def test_deliver_passes_the_configured_authentication(settings, dismissals):
 
     assert result.status_code == 200, result.answer
     assert result.event.remote_addr == "10.20.0.1"
-    assert len(dismissals) == 1
+    assert len(dismissed_signals) == 1
 
 
 def test_deliver_answers_as_the_deciders_decide_and_keeps_to_the_record_policy(settings):
