@@ -29,8 +29,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from . import health
+from .commands import registry
 from .conf import imcallback_settings
-from .handlers import registry
 from .models import (
     CallbackEvent,
     DismissedGroup,

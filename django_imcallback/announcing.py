@@ -18,7 +18,7 @@ import traceback
 from typing import Any
 
 from . import attempts, sql, storage
-from .handlers import Handler, Outcome
+from .commands import Handler, Outcome
 from .logs import logsafe
 from .models import CallbackEvent
 from .signals import callback_received, receiver_name, send_robust

@@ -73,6 +73,12 @@ SETTING_CHECKS = [
         gettext_lazy("Use a number of milliseconds, e.g. 1000."),
     ),
     (
+        "ADMIN_USER_IDS",
+        "admin_user_ids",
+        "imcallback.E014",
+        gettext_lazy('Use the server\'s imAdminUser.userIDs, e.g. ["imAdmin"].'),
+    ),
+    (
         "RECORD_FIRST_BYTES",
         "record_first_bytes",
         "imcallback.E008",

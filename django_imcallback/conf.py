@@ -58,6 +58,9 @@ DEFAULTS: dict[str, Any] = {
     "DECISION_DEFAULTS": {},
     # A decider slower than this (milliseconds) is logged and marked on its event.
     "DECISION_BUDGET_MS": 1000,
+    # The server's admin users (its share.yml imAdminUser.userIDs): when one creates a
+    # group through the REST API, the creation's callback lists it, though it never joins.
+    "ADMIN_USER_IDS": ["imAdmin"],
 }
 
 RECORD_POLICIES = ("all", "decisions", "failures")
@@ -229,6 +232,16 @@ class Settings:
     def permission_classes(self) -> tuple[type, ...]:
         paths = tuple(_as_list("PERMISSION_CLASSES", self._get("PERMISSION_CLASSES")))
         return import_classes("PERMISSION_CLASSES", paths)
+
+    @property
+    def admin_user_ids(self) -> frozenset[str]:
+        values = _as_list("ADMIN_USER_IDS", self._get("ADMIN_USER_IDS"))
+        if not all(isinstance(value, str) and value for value in values):
+            raise ImproperlyConfigured(
+                _('IMCALLBACK["ADMIN_USER_IDS"] must be a list of user IDs, got %(value)r.')
+                % {"value": values}
+            )
+        return frozenset(values)
 
     @property
     def decision_budget_ms(self) -> int:

@@ -22,6 +22,7 @@ ever turns into a refusal unless a decider, or a configured default, blocks.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import traceback
@@ -30,15 +31,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
-from rest_framework import serializers
 
+from .commands import registry
 from .conf import imcallback_settings
 from .logs import logsafe
 from .models import CallbackEvent
+from .wire.golang import INT32, Field, GoDecodeError, GoType, Map, Pointer, Slice, Struct
 
 logger = logging.getLogger("django_imcallback")
 
-__all__ = ["Block", "Change", "Decision", "decide", "deciders", "decides", "is_before"]
+__all__ = ["BadChange", "Block", "Change", "Decision", "decide", "deciders", "decides"]
+__all__ += ["is_before"]
 
 
 @dataclass(frozen=True)
@@ -51,8 +54,9 @@ class Block:
 
 
 class Change:
-    """Let the action go on with these answer fields (wire names, e.g. ``content=...``);
-    the keys a command takes are in ``ANSWER_FIELDS``."""
+    """Let the action go on with these answer fields, spelled as the server spells them
+    (``nickName=...``; any case is read as Go reads it). The fields each command takes are
+    its declaration's ``answer`` (docs/commands.md lists them)."""
 
     def __init__(self, **fields: Any) -> None:
         self.fields = fields
@@ -77,7 +81,8 @@ _deciders: dict[str, list[Decider]] = {}
 
 
 def is_before(command: str) -> bool:
-    return command.lower().startswith("callbackbefore")
+    """Whether the server waits for ``command``'s answer and obeys it."""
+    return registry.is_before(command)
 
 
 def decides(command: str) -> Callable[[Decider], Decider]:
@@ -107,77 +112,120 @@ def forget(decider: Decider) -> None:
 # -- what each before-callback's answer may change ----------------------------------------
 
 
-def _strings(*names: str) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
-    return {name: serializers.CharField(allow_blank=True) for name in names}
-
-
-def _integers(*names: str) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
-    return {name: serializers.IntegerField() for name in names}
-
-
-def _string_lists(*names: str) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
-    return {name: serializers.ListField(child=serializers.CharField()) for name in names}
-
-
-def _object_list() -> serializers.ListField:
-    """A list of objects the server checks itself (e.g. ``memberCallbackList``)."""
-    return serializers.ListField(child=serializers.DictField())
-
-
-#: The answer fields a ``Change`` may carry per command (``pkg/callbackstruct``); a
-#: command missing here can only be blocked or allowed.
-ANSWER_FIELDS: dict[str, dict[str, serializers.Field[Any, Any, Any, Any]]] = {
-    "callbackBeforeMsgModifyCommand": {
-        **_strings("content", "recvID", "groupID", "clientMsgID", "serverMsgID", "ex"),
-        **_strings("senderNickname", "senderFaceURL", "attachedInfo"),
-        **_integers("senderPlatformID", "sessionType", "msgFrom", "contentType", "status"),
-        **_integers("sendTime", "createTime"),
-        **_string_lists("atUserIDList"),
-    },
-    "callbackBeforeUpdateUserInfoCommand": _strings("nickname", "faceURL", "ex"),
-    "callbackBeforeUpdateUserInfoExCommand": _strings("nickname", "faceURL", "ex"),
-    "callbackBeforeUserRegisterCommand": {"users": _object_list()},
-    "callbackBeforeCreateGroupCommand": {
-        **_strings("groupID", "groupName", "notification", "introduction", "faceURL"),
-        **_strings("ownerUserID", "ex", "creatorUserID"),
-        **_integers("status", "groupType", "needVerification", "lookMemberInfo"),
-    },
-    "callbackBeforeMembersJoinGroupCommand": {"memberCallbackList": _object_list()},
-    "callbackBeforeSetGroupMemberInfoCommand": {
-        **_strings("nickname", "faceURL", "ex"),
-        **_integers("roleLevel"),
-    },
-    "callbackBeforeSetGroupInfoCommand": {
-        **_strings("groupID", "groupName", "notification", "introduction", "faceURL", "ex"),
-        **_integers("needVerification", "lookMemberInfo", "applyMemberFriend"),
-    },
-    "callbackBeforeOnlinePushCommand": _string_lists("userIDs"),
-    "callbackBeforeOfflinePushCommand": {
-        **_string_lists("userIDs"),
-        "offlinePushInfo": serializers.DictField(),
-    },
-    "callbackBeforeGroupOnlinePushCommand": _string_lists("userIDs"),
-}
-_ANSWER_FIELDS = {command.lower(): fields for command, fields in ANSWER_FIELDS.items()}
-
-
 class BadChange(ValueError):
-    """A decider's ``Change`` that its command cannot take."""
+    """A decider's ``Change`` (or ``Block``) the server would ignore, choke on, or read
+    otherwise than meant."""
 
 
-def _checked(command: str, change: Change) -> dict[str, Any]:
-    fields = _ANSWER_FIELDS.get(command.lower(), {})
-    unknown = sorted(set(change.fields) - set(fields))
-    if unknown:
-        allowed = ", ".join(sorted(fields)) or "nothing (block or allow only)"
-        raise BadChange(f"{command} cannot change {', '.join(unknown)}; it takes {allowed}.")
-    checked = {}
-    for name, value in change.fields.items():
+def allow_answer(command: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Allow, repeating what the server copies from any answer (a plain field in its
+    response struct): without it the server would blank those fields of the request."""
+    answer = dict(ALLOW)
+    declared = registry.command(command)
+    for spec in declared.echoed() if declared else ():
+        if spec.lands_on not in payload:
+            continue
+        value = payload[spec.lands_on]
         try:
-            checked[name] = fields[name].run_validation(value)
-        except serializers.ValidationError as exc:
-            raise BadChange(f"{command}: {name} {exc.detail}") from exc
+            spec.type.fill(value, spec.key, spec.type.zero())
+        except GoDecodeError:
+            continue  # Not what the server sent: nothing the server would read as meant.
+        answer[spec.key] = value
+    return answer
+
+
+def checked_change(command: str, change: Change, payload: dict[str, Any]) -> dict[str, Any]:
+    """The answer fields of ``change``, keys as the server spells them (matched as Go
+    matches keys: exactly, else ignoring case), each value checked against its Go type and
+    against how the server applies it."""
+    declared = registry.command(command)
+    takes = Struct(command, declared.changeable() if declared else ())
+    checked: dict[str, Any] = {}
+    for key, value in change.fields.items():
+        spec = takes.field(key)
+        if spec is None:
+            allowed = ", ".join(f.key for f in takes.fields) or "nothing (block or allow only)"
+            raise BadChange(f"{command} cannot change {key}; it takes {allowed}.")
+        if spec.key in checked:
+            raise BadChange(f"{command}: {key} and another key both name {spec.key}.")
+        checked[spec.key] = _checked_value(command, spec, value, payload)
     return checked
+
+
+def _checked_value(command: str, spec: Field, value: Any, payload: dict[str, Any]) -> Any:
+    where = f"{command}: {spec.key}"
+    if value is None:
+        if spec.how == "always" and spec.type.nilable:
+            return None  # null: the server leaves the field unchanged
+        raise BadChange(f"{where} cannot be null: the server would ignore it.")
+    try:
+        value = canonical(spec.type, value, spec.key)
+    except GoDecodeError as exc:
+        raise BadChange(f"{where} must be Go's {spec.type}: {exc}") from exc
+    if spec.how == "nonempty" and not value:
+        raise BadChange(f"{where} is ignored by the server when empty.")
+    if spec.how == "json":
+        try:
+            content = json.loads(value)
+        except ValueError:
+            content = None
+        if not isinstance(content, dict):
+            raise BadChange(
+                f"{where} must be a JSON object in a string; the server refuses the message "
+                "otherwise."
+            )
+    if spec.how == "deref" and payload.get(spec.lands_on) is None:
+        raise BadChange(
+            f"{where}: the request leaves {spec.lands_on} unset, and the server would write "
+            "through its unset value (the update would fail)."
+        )
+    if spec.how == "bykey":
+        joining = {m.get("userID") for m in payload.get(spec.lands_on) or () if isinstance(m, dict)}
+        for item in value:
+            if item.get("userID") not in joining:
+                raise BadChange(
+                    f"{where}: every entry needs the userID of a joining member "
+                    f"({', '.join(map(str, sorted(joining, key=str))) or 'none'}); "
+                    f"got {item.get('userID')!r}."
+                )
+    return value
+
+
+def canonical(go_type: GoType, value: Any, path: str) -> Any:
+    """``value`` as the server decodes it into ``go_type``, with the struct keys spelled as
+    the server spells them; ``GoDecodeError`` where the server would fail or ignore part."""
+    if isinstance(go_type, Pointer):
+        return canonical(go_type.target, value, path)
+    if isinstance(go_type, Struct):
+        if not isinstance(value, dict):
+            raise GoDecodeError(f"{path} must be an object")
+        result: dict[str, Any] = {}
+        for key, item in value.items():
+            spec = go_type.field(key)
+            if spec is None:
+                raise GoDecodeError(f"{path} has no field {key!r}")
+            result[spec.key] = None if item is None else canonical(spec.type, item, f"{path}.{key}")
+        return result
+    if isinstance(go_type, Slice) and isinstance(value, list | tuple):
+        if any(item is None for item in value):
+            raise GoDecodeError(f"{path} has a null item")
+        return [canonical(go_type.item, item, f"{path}[{i}]") for i, item in enumerate(value)]
+    if isinstance(go_type, Map) and isinstance(value, dict):
+        if not all(isinstance(key, str) for key in value):
+            raise GoDecodeError(f"{path} keys must be strings")
+        return {k: canonical(go_type.item, v, f"{path}[{k}]") for k, v in value.items()}
+    decoded = go_type.decode(value, path)
+    if isinstance(decoded, str) and not _encodable(decoded):
+        raise GoDecodeError(f"{path} is not valid Unicode text")
+    return decoded
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # -- deciding -----------------------------------------------------------------------------
@@ -197,6 +245,16 @@ class Decision:
 
 
 def block_answer(block: Block) -> dict[str, Any]:
+    """The answer that blocks; ``BadChange`` when the server could not read it (its codes are
+    ``int32``, its messages strings)."""
+    try:
+        INT32.decode(block.err_code, "errCode")
+    except GoDecodeError as exc:
+        raise BadChange(f"Block: {exc}") from exc
+    if not isinstance(block.err_msg, str) or not isinstance(block.err_dlt, str):
+        raise BadChange("Block: err_msg and err_dlt must be strings.")
+    if not _encodable(block.err_msg + block.err_dlt):
+        raise BadChange("Block: err_msg and err_dlt must be valid Unicode text.")
     return {
         "actionCode": 0,
         "errCode": block.err_code,
@@ -206,11 +264,11 @@ def block_answer(block: Block) -> dict[str, Any]:
     }
 
 
-def default_answer(command: str) -> dict[str, Any]:
+def default_answer(command: str, payload: dict[str, Any]) -> dict[str, Any]:
     """The configured default verdict's answer; allow when it is missing or malformed."""
     value = imcallback_settings.per_command("DECISION_DEFAULTS", command, "allow")
     if value == "allow":
-        return dict(ALLOW)
+        return allow_answer(command, payload)
     try:
         return block_answer(
             Block(int(value["errCode"]), str(value["errMsg"]), str(value.get("errDlt", "")))
@@ -221,14 +279,16 @@ def default_answer(command: str) -> dict[str, Any]:
             '({"errCode": ..., "errMsg": ...}); answering allow.',
             logsafe(command),
         )
-        return dict(ALLOW)
+        return allow_answer(command, payload)
 
 
 def decide(command: str, event: CallbackEvent, payload: dict[str, Any]) -> Decision | None:
-    """Run ``command``'s deciders; ``None`` when it has none (the plain allow answer)."""
+    """Run ``command``'s deciders; ``None`` when it has none and the plain allow answer
+    says all (the command has no field the server copies from any answer)."""
     registered = deciders(command)
     if not registered:
-        return None
+        answer = allow_answer(command, payload)
+        return Decision("allow", answer) if answer != ALLOW else None
     budget = _budget_ms()
     changes: dict[str, Any] = {}
     slow: list[str] = []
@@ -241,7 +301,8 @@ def decide(command: str, event: CallbackEvent, payload: dict[str, Any]) -> Decis
                     f"A decider returns Block, Change or None, not {type(verdict).__name__}."
                 )
             if isinstance(verdict, Change):
-                changes.update(_checked(command, verdict))
+                changes.update(checked_change(command, verdict, payload))
+            blocked = block_answer(verdict) if isinstance(verdict, Block) else None
         except Exception as exc:
             name = _name(decider)
             logger.error(
@@ -251,7 +312,7 @@ def decide(command: str, event: CallbackEvent, payload: dict[str, Any]) -> Decis
                 exc_info=exc,
             )
             error = f"Decider {name} failed:\n" + "".join(traceback.format_exception(exc))
-            return Decision("default", default_answer(command), error, slow)
+            return Decision("default", default_answer(command, payload), error, slow)
         finally:
             elapsed = (time.perf_counter() - started) * 1000
             if elapsed > budget:
@@ -263,11 +324,12 @@ def decide(command: str, event: CallbackEvent, payload: dict[str, Any]) -> Decis
                     elapsed,
                     budget,
                 )
-        if isinstance(verdict, Block):
-            return Decision("block", block_answer(verdict), slow=slow)
+        if blocked is not None:
+            return Decision("block", blocked, slow=slow)
+    allowed = allow_answer(command, payload)
     if changes:
-        return Decision("change", {**ALLOW, **changes}, slow=slow)
-    return Decision("allow", dict(ALLOW), slow=slow)
+        return Decision("change", {**allowed, **changes}, slow=slow)
+    return Decision("allow", allowed, slow=slow)
 
 
 def _budget_ms() -> int:

@@ -19,8 +19,8 @@ from typing import Any
 from django.db import transaction
 
 from . import announcing, attempts, decisions, sql, storage
+from .commands import BadPayload, Handler, Outcome, parse_payload, registry
 from .conf import imcallback_settings
-from .handlers import BadPayload, Handler, Outcome, parse_payload, registry
 from .logs import logsafe
 from .models import COMMAND_MAX_LENGTH, CallbackEvent, storable, subject
 
@@ -46,6 +46,9 @@ class Result:
     answer: Answer
     message: str = ""
     detail: Any = field(default="")
+    #: Answer fields an error answer carries too: what the server copies from any answer
+    #: to a before-callback, repeated from its request (see ``decisions.allow_answer``).
+    echo: dict[str, Any] = field(default_factory=dict)
 
 
 def reject(event: CallbackEvent, answer: Answer, message: str, detail: str) -> Result:
@@ -73,7 +76,14 @@ def process(event: CallbackEvent) -> Result:
     except BadPayload as exc:
         storage.record(event, Status.INVALID, f"{exc.message} {exc.detail}".strip())
         return Result(Answer.INVALID, exc.message, exc.detail)
-    event.group_id, event.user_id = subject(payload)
+    if not event.command and isinstance(payload.get("callbackCommand"), str):
+        # Old servers post to the bare URL and name the command only in the body.
+        event.command = storable(payload["callbackCommand"], COMMAND_MAX_LENGTH)
+    declared = registry.command(event.command)
+    if declared is not None:
+        event.group_id, event.user_id = subject(payload, declared.group_key, declared.user_keys)
+    else:
+        event.group_id, event.user_id = subject(payload)
     try:
         result = _process(event, payload)
     except Exception as exc:
@@ -85,9 +95,6 @@ def process(event: CallbackEvent) -> Result:
 
 
 def _process(event: CallbackEvent, payload: dict[str, Any]) -> Result:
-    if not event.command and isinstance(payload.get("callbackCommand"), str):
-        # Old servers post to the bare URL and name the command only in the body.
-        event.command = storable(payload["callbackCommand"], COMMAND_MAX_LENGTH)
     if not event.command:
         message = "No callback command: neither the URL nor callbackCommand names one."
         storage.record(event, Status.INVALID, message)
@@ -97,7 +104,12 @@ def _process(event: CallbackEvent, payload: dict[str, Any]) -> Result:
     if data is None:
         message = f"The {event.command} body is invalid: " + ", ".join(detail or ()) + "."
         storage.record(event, Status.INVALID, json.dumps(detail, ensure_ascii=False))
-        return Result(Answer.INVALID, message, detail)
+        echo = {}
+        if decisions.is_before(event.command):
+            # The server goes on after an error answer, copying these fields from it.
+            allowed = decisions.allow_answer(event.command, payload)
+            echo = {k: v for k, v in allowed.items() if k not in decisions.ALLOW}
+        return Result(Answer.INVALID, message, detail, echo)
     decision = None
     if decisions.is_before(event.command):
         # Decided before anything is stored: the answer never waits for, nor depends on,

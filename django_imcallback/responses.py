@@ -21,17 +21,23 @@ def decided(answer: dict[str, Any]) -> HttpResponse:
 
 
 def error(
-    status: int, message: str, detail: Any = "", headers: dict[str, str] | None = None
+    status: int,
+    message: str,
+    detail: Any = "",
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> HttpResponse:
     """An error in OpenIM's shape. ``errCode`` repeats the HTTP status; ``errDlt`` is a
     string (Go's type), holding JSON when the detail is structured (field errors).
 
     ``actionCode`` is 1 and ``nextCode`` 0, so that a before-callback answered with an
-    error never blocks the user's operation on the OpenIM side.
+    error never blocks the user's operation on the OpenIM side; ``extra`` answer fields
+    (what the server copies from any answer) follow them.
     """
     if not isinstance(detail, str):
         detail = json.dumps(detail, ensure_ascii=False, separators=(",", ":"))
     body = {"actionCode": 1, "errCode": status, "errMsg": message, "errDlt": detail, "nextCode": 0}
+    body.update(extra or {})
     response = HttpResponse(
         json.dumps(body, ensure_ascii=False, separators=(",", ":")),
         status=status,

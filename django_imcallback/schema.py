@@ -22,7 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .handlers import Handler, registry
+from .commands import Handler, registry
 from .models import ID_MAX_LENGTH
 
 #: PostgreSQL cannot store NUL in text, so IDs with one are refused.
@@ -44,7 +44,7 @@ class CommonCallbackRespSerializer(serializers.Serializer[Any]):
 
 
 class WireStringFieldExtension(OpenApiSerializerFieldExtension):
-    target_class = "django_imcallback.serializers.WireStringField"
+    target_class = "django_imcallback.wire.fields.WireStringField"
     match_subclasses = True
 
     def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
@@ -64,7 +64,7 @@ class WireStringFieldExtension(OpenApiSerializerFieldExtension):
 
 
 class GroupTypeFieldExtension(OpenApiSerializerFieldExtension):
-    target_class = "django_imcallback.serializers.GroupTypeField"
+    target_class = "django_imcallback.wire.fields.GroupTypeField"
 
     def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
         return {
@@ -82,7 +82,7 @@ class GroupTypeFieldExtension(OpenApiSerializerFieldExtension):
 
 
 class MemberIDsFieldExtension(OpenApiSerializerFieldExtension):
-    target_class = "django_imcallback.serializers.MemberIDsField"
+    target_class = "django_imcallback.wire.fields.MemberIDsField"
 
     def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
         return {
@@ -99,7 +99,7 @@ class MemberIDsFieldExtension(OpenApiSerializerFieldExtension):
 
 
 class EventTimeFieldExtension(OpenApiSerializerFieldExtension):
-    target_class = "django_imcallback.serializers.EventTimeField"
+    target_class = "django_imcallback.wire.fields.EventTimeField"
 
     def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
         return {
@@ -147,11 +147,18 @@ def require_request_bodies(result: dict[str, Any], **kwargs: Any) -> dict[str, A
 def _documented_view(handler: Handler | None) -> type[APIView]:
     command = handler.command if handler else "{command}"
     summary = f"OpenIM callback {command}" if handler else "Any other OpenIM callback"
-    description = (
-        (handler.__doc__ or "").strip()
-        if handler
-        else "Recorded as `unhandled`, acknowledged, and announced through `callback_received`."
-    )
+    declared = registry.command(command) if handler else None
+    if declared is not None:
+        direction = "before" if declared.before else "after"
+        description = f"{declared.summary} (`{declared.yml_key}`, {direction}-callback)"
+        if declared.handler_class is not None:
+            description += "\n\n" + (declared.handler_class.__doc__ or "").strip()
+    elif handler:
+        description = (handler.__doc__ or "").strip()
+    else:
+        description = (
+            "Recorded as `unhandled`, acknowledged, and announced through `callback_received`."
+        )
 
     class DocumentedCallback(APIView):
         parser_classes = [JSONParser]

@@ -1,239 +1,38 @@
-"""DRF serializers for OpenIM callback bodies, tolerant of what real servers send."""
+"""The field kit, for a host's own serializers (``IDField`` and the rest); it lives in
+``django_imcallback.wire.fields``."""
 
-from __future__ import annotations
-
-import re
-from datetime import UTC, datetime
-from typing import Any
-
-from django.core.validators import (
-    MaxLengthValidator,
-    MinLengthValidator,
-    ProhibitNullCharactersValidator,
-)
-from rest_framework import serializers
-from rest_framework.validators import ProhibitSurrogateCharactersValidator
-
-from .models import ID_MAX_LENGTH
-
-INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
-# A decimal integer as a string, short enough that int() never refuses it.
-NUMERIC = re.compile(r"\s*[+-]?[0-9]{1,20}\s*", re.ASCII)
-
-
-_CHECKED_HERE = (
-    MaxLengthValidator,
-    MinLengthValidator,
-    ProhibitNullCharactersValidator,
-    ProhibitSurrogateCharactersValidator,
+from .commands.dismissals import DismissGroupSerializer
+from .wire.fields import (
+    BodySerializer,
+    BooleanField,
+    EventTimeField,
+    GroupTypeField,
+    IDField,
+    MemberIDsField,
+    StrictIntegerField,
+    WireStringField,
+    boolean,
+    group_id,
+    ids,
+    integer,
+    object_list,
+    text,
 )
 
-
-class WireStringField(serializers.CharField):
-    """A JSON string (Go's ``string``), kept exactly as sent: no number coercion, no trimming."""
-
-    default_error_messages = {"not_a_string": "Expected a string, got {input_type}."}
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("trim_whitespace", False)
-        super().__init__(**kwargs)
-        # DRF's length, NUL and surrogate validators cost a lazy message per call and a
-        # Python step per character; to_internal_value makes the same checks in C, which
-        # matters on before-callbacks (every message, on the sender's critical path).
-        self.validators = [v for v in self.validators if not isinstance(v, _CHECKED_HERE)]
-
-    def run_validation(self, data: Any = serializers.empty) -> Any:
-        """DRF's, without its generic detours for a value that is present (most are)."""
-        if data is serializers.empty or data is None:
-            return super().run_validation(data)  # DRF's rules for missing and null
-        if data == "":
-            if not self.allow_blank:
-                self.fail("blank")
-            return ""
-        value = self.to_internal_value(data)
-        if self.validators:
-            self.run_validators(value)
-        return value
-
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("not_a_string", input_type=type(data).__name__)
-        if self.max_length is not None and len(data) > self.max_length:
-            self.fail("max_length", max_length=self.max_length)
-        if self.min_length is not None and len(data) < self.min_length:
-            self.fail("min_length", min_length=self.min_length)
-        if "\x00" in data:
-            raise serializers.ValidationError(
-                ProhibitNullCharactersValidator.message, code=ProhibitNullCharactersValidator.code
-            )
-        if not data.isascii() and not _encodable(data):
-            ProhibitSurrogateCharactersValidator()(data)  # raises, naming the first one
-        return data
-
-
-class IDField(WireStringField):
-    """An OpenIM ID."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("max_length", ID_MAX_LENGTH)
-        if not kwargs.get("allow_blank"):
-            kwargs.setdefault("min_length", 1)
-        super().__init__(**kwargs)
-
-
-class GroupTypeField(serializers.Field):  # type: ignore[type-arg]
-    """``groupType`` as any server sends it; validates to ``(raw, integer_or_None)``.
-
-    The contract says int32 ``2``; the open-source server sends ``string(rune(2))``,
-    i.e. the one-character string ``"\\u0002"``; some forks send ``"2"``.
-    """
-
-    default_error_messages = {
-        "invalid": "Expected an integer, a numeric string or a one-character string.",
-        "range": "Must fit in a 32-bit signed integer.",
-    }
-
-    def to_internal_value(self, data: Any) -> tuple[Any, int | None]:
-        if isinstance(data, bool):
-            self.fail("invalid")
-        if isinstance(data, int):
-            value = data
-        elif isinstance(data, str) and NUMERIC.fullmatch(data):
-            value = int(data)
-        elif isinstance(data, str) and len(data) == 1:
-            value = ord(data)  # Go's string(rune(n)) conversion, undone.
-        else:
-            self.fail("invalid")
-        if not INT32_MIN <= value <= INT32_MAX:
-            self.fail("range")
-        return data, value
-
-    def to_representation(self, value: Any) -> Any:
-        return value
-
-
-class MemberIDsField(serializers.Field):  # type: ignore[type-arg]
-    """``membersID``: a list of user ID strings, or ``null`` (Go's nil slice).
-
-    Validated with whole-list operations rather than a child field per item, because
-    a group can have hundreds of thousands of members. Duplicates are dropped, first
-    occurrence wins, order kept.
-    """
-
-    default_error_messages = {
-        "not_a_list": "Expected a list of user IDs or null, got {input_type}.",
-        "not_a_string": "Item {index} is not a string: {value}.",
-        "blank": "Item {index} is an empty user ID.",
-        "too_long": "Item {index} is longer than {max_length} characters.",
-        "null_character": "Item {index} contains a NUL character.",
-        "surrogate": "Item {index} contains a lone surrogate, which is not valid Unicode text.",
-    }
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("default", list)
-        kwargs.setdefault("allow_null", True)
-        super().__init__(**kwargs)
-
-    def validate_empty_values(self, data: Any) -> tuple[bool, Any]:
-        if data is None or data is serializers.empty:
-            return True, []
-        return super().validate_empty_values(data)
-
-    def to_internal_value(self, data: Any) -> list[str]:
-        if not isinstance(data, list):
-            self.fail("not_a_list", input_type=type(data).__name__)
-        if not all(type(item) is str for item in data):
-            index, item = next((i, x) for i, x in enumerate(data) if type(x) is not str)
-            self.fail("not_a_string", index=index, value=_short_repr(item))
-        seen = dict.fromkeys(data)
-        joined = "".join(seen)
-        if seen and (
-            "" in seen
-            or max(map(len, seen)) > ID_MAX_LENGTH
-            or "\x00" in joined
-            or not (joined.isascii() or _encodable(joined))
-        ):
-            self._fail_on_first_bad_item(data)
-        return list(seen)
-
-    def _fail_on_first_bad_item(self, data: list[str]) -> None:
-        for index, item in enumerate(data):
-            if not item:
-                self.fail("blank", index=index)
-            if len(item) > ID_MAX_LENGTH:
-                self.fail("too_long", index=index, max_length=ID_MAX_LENGTH)
-            if "\x00" in item:
-                self.fail("null_character", index=index)
-            if not _encodable(item):
-                self.fail("surrogate", index=index)
-
-    def to_representation(self, value: Any) -> Any:
-        return list(value)
-
-
-class EventTimeField(serializers.Field):  # type: ignore[type-arg]
-    """``eventTime``: milliseconds since the epoch, sent by newer servers only. 0 means unset."""
-
-    default_error_messages = {
-        "invalid": "Expected milliseconds since the epoch as an integer.",
-        "range": "Is not a representable point in time.",
-    }
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("default", None)
-        kwargs.setdefault("allow_null", True)
-        super().__init__(**kwargs)
-
-    def to_internal_value(self, data: Any) -> datetime | None:
-        if isinstance(data, bool):
-            self.fail("invalid")
-        if isinstance(data, str) and NUMERIC.fullmatch(data):
-            data = int(data)
-        if not isinstance(data, int):
-            self.fail("invalid")
-        if data == 0:
-            return None
-        if data < 0:
-            self.fail("range")
-        try:
-            return datetime.fromtimestamp(data / 1000, tz=UTC)
-        except (OverflowError, OSError, ValueError):
-            self.fail("range")
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def to_representation(self, value: Any) -> Any:
-        return value
-
-
-class DismissGroupSerializer(serializers.Serializer[Any]):
-    """Body of ``callbackAfterDisMissGroupCommand`` (Go: ``CallbackDisMissGroupReq``).
-
-    Keys keep their wire names; ``validated_data`` uses the model's names. Unknown
-    keys are ignored here and kept in the event's raw body.
-    """
-
-    callbackCommand = WireStringField(required=False, allow_blank=True, source="callback_command")
-    groupID = IDField(source="group_id")
-    ownerID = IDField(
-        required=False, allow_blank=True, allow_null=True, default="", source="owner_id"
-    )
-    groupType = GroupTypeField(required=False, allow_null=True, default=None, source="group_type")
-    membersID = MemberIDsField(source="member_ids")
-    eventTime = EventTimeField(source="event_time")
-
-    def validate_ownerID(self, value: str | None) -> str:
-        return value or ""
-
-
-def _encodable(text: str) -> bool:
-    """Whether ``text`` is valid Unicode text (no lone surrogates), as UTF-8 needs."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _short_repr(value: Any, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+__all__ = [
+    "BodySerializer",
+    "BooleanField",
+    "DismissGroupSerializer",
+    "EventTimeField",
+    "GroupTypeField",
+    "IDField",
+    "MemberIDsField",
+    "StrictIntegerField",
+    "WireStringField",
+    "boolean",
+    "group_id",
+    "ids",
+    "integer",
+    "object_list",
+    "text",
+]

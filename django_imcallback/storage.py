@@ -26,7 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import attempts, sql
-from .handlers import Handler, Outcome
+from .commands import Handler, Outcome
 from .models import CallbackEvent, is_stored
 
 Status = CallbackEvent.Status

@@ -19,7 +19,7 @@ except ImportError:  # Django < 6.0: pip install 'django-imcallback[tasks]'
     from django_tasks import task  # type: ignore[no-redef]
 
 from . import announcing, storage
-from .handlers import Outcome, parse_payload, registry
+from .commands import Outcome, parse_payload, registry
 from .models import CallbackEvent
 
 Dispatch = CallbackEvent.Dispatch

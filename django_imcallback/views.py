@@ -60,7 +60,7 @@ def answer(result: Result, event: CallbackEvent) -> HttpResponse:
     status, message = ANSWERS[result.answer]
     if status == 200:
         return responses.success()
-    return responses.error(status, result.message or message, result.detail)
+    return responses.error(status, result.message or message, result.detail, extra=result.echo)
 
 
 class BodyTooLarge(Exception):

@@ -95,12 +95,12 @@ def test_no_opinion_is_the_allow_answer(post, decider):
 
 
 def test_changes_merge_in_registration_order(post, decider):
-    decider(MODIFY)(lambda e, p: Change(content="first", ex="kept"))
-    decider(MODIFY)(lambda e, p: Change(content="second"))
+    decider(MODIFY)(lambda e, p: Change(content='{"content":"first"}', ex="kept"))
+    decider(MODIFY)(lambda e, p: Change(content='{"content":"second"}'))
 
     answer = post(message(callbackCommand=MODIFY), MODIFY).json()
 
-    assert answer == {**SUCCESS, "content": "second", "ex": "kept"}
+    assert answer == {**SUCCESS, "content": '{"content":"second"}', "ex": "kept"}
     assert CallbackEvent.objects.get().verdict == "change"
 
 
@@ -229,7 +229,7 @@ def test_the_record_policy_keeps_per_message_traffic_out_of_the_database(
         text = json.loads(payload["content"])["content"]
         return {
             "block": Block(1, "no"),
-            "change": Change(content="changed"),
+            "change": Change(content='{"content":"changed"}'),
             "default": Change(nope=1),
         }.get(text)
 
@@ -311,7 +311,11 @@ def _fails(verdict, command):
     if verdict is None:
         return False
     if isinstance(verdict, Change):
-        return not set(verdict.fields) <= set(decisions.ANSWER_FIELDS.get(command, {}))
+        try:
+            decisions.checked_change(command, verdict, {})
+        except decisions.BadChange:
+            return True
+        return False
     return True
 
 

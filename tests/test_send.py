@@ -121,7 +121,7 @@ def test_sends_a_before_callback_and_says_how_openim_reads_the_answer(live_serve
         forget(moderate)
 
     assert "OpenIM would BLOCK the action (errCode 5001, errMsg 'Message refused')" in blocked
-    assert "OpenIM would let the action go on." in allowed
+    assert "OpenIM would let the action go on, unchanged." in allowed
     assert CallbackEvent.objects.filter(verdict="block").count() == 1
 
 

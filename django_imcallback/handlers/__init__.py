@@ -1,12 +1,12 @@
-"""Command handlers, found through ``registry``. The built-in ones register on import."""
+"""Command handlers, for hosts that write their own: ``Handler``, ``Outcome``, ``register``.
 
-from . import before, groups
-from .base import BadPayload, Handler, HandlerRegistry, Outcome, parse_payload, register, registry
-from .dismissals import DismissGroupHandler
+The built-in handlers live with their commands' declarations (``django_imcallback.commands``).
+"""
 
-register(DismissGroupHandler())
-for _handler in [*groups.handlers(), *before.handlers()]:
-    register(_handler)
+from ..commands import BadPayload, Handler, Outcome, RecordOnlyHandler, parse_payload, registry
+from ..commands import CommandRegistry as HandlerRegistry
+from ..commands.base import register
+from ..commands.dismissals import DismissGroupHandler
 
 __all__ = [
     "BadPayload",
@@ -14,6 +14,7 @@ __all__ = [
     "Handler",
     "HandlerRegistry",
     "Outcome",
+    "RecordOnlyHandler",
     "parse_payload",
     "register",
     "registry",

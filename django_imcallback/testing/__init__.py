@@ -1,6 +1,8 @@
 """Helpers for testing a project that receives OpenIM callbacks with django-imcallback.
 
-``body(command, ...)`` builds the body the server sends for any command the app types.
+``body(command, ...)`` builds the body the server sends for any command the app types;
+``read_answer(command, request, answer)`` says what the server makes of an answer to a
+before-callback (blocked, refused, or going on with which request).
 ``deliver(command, ...)`` posts one through Django's test client as the server does (its
 headers, the configured Basic credentials, secret path and allowed address) and runs the
 announcements that wait for the commit, so the receivers a project connects run in a
@@ -29,15 +31,30 @@ from django.db import DEFAULT_DB_ALIAS
 from django.test import Client, TestCase
 from django.urls import NoReverseMatch, reverse
 
-from .. import openim
-from ..openim import COMMANDS, body
+from ..wire.golang import go_json
+from ..wire.server import Reading, read_answer
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
 
     from ..models import CallbackEvent
 
-__all__ = ["COMMANDS", "Delivery", "body", "deliver"]
+__all__ = ["COMMANDS", "Delivery", "Reading", "body", "deliver", "read_answer"]
+
+
+def body(command: str, **params: Any) -> dict[str, Any]:
+    """The body the server sends for ``command``: see ``django_imcallback.openim.body``."""
+    from ..openim import body as build  # Here: this module loads before Django is set up.
+
+    return build(command, **params)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "COMMANDS":  # every command ``body`` builds
+        from ..openim import COMMANDS
+
+        return COMMANDS
+    raise AttributeError(name)
 
 
 @dataclass
@@ -123,9 +140,14 @@ def deliver(
         payload = body(command, **params)
     elif params:
         raise TypeError("Pass either a payload or the body's parameters, not both.")
-    data = payload if isinstance(payload, bytes) else openim.go_json(payload)
-    operation_id = operation_id or openim.operation_id()
-    sent = {**caller_headers(), "Operationid": operation_id, **(headers or {})}
+    from ..openim import operation_id as new_operation_id
+
+    data = payload if isinstance(payload, bytes) else go_json(payload)
+    headers = dict(headers or {})
+    for name in [name for name in headers if name.lower() == "operationid"]:
+        operation_id = headers.pop(name)  # the event is found by the id actually sent
+    operation_id = operation_id or new_operation_id()
+    sent = {**caller_headers(), "Operationid": operation_id, **headers}
     client = client or Client()
     with TestCase.captureOnCommitCallbacks(using=using, execute=True):
         response = client.generic(

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from django_imcallback.commands import registry
 from django_imcallback.models import CallbackEvent
 from django_imcallback.replay import REPLAYABLE, STALE_AFTER, claimable, replay_events
 
@@ -74,7 +75,7 @@ class Command(BaseCommand):
         if options["status"]:
             events = events.filter(status__in=options["status"])
         if options["callback_command"]:
-            events = events.filter(command__iexact=options["callback_command"])
+            events = events.filter(command__iexact=resolve_command(options["callback_command"]))
         pks = list(events.order_by("pk").values_list("pk", flat=True)[: options["limit"]])
         report = replay_events(
             CallbackEvent.objects.filter(pk__in=pks).order_by("pk"),
@@ -96,3 +97,20 @@ class Command(BaseCommand):
         if report.failed:
             message = _("%(count)d event(s) failed again.")
             raise CommandError(message % {"count": len(report.failed)})
+
+
+def resolve_command(name: str) -> str:
+    """The command ``name`` means (a command, or its webhooks.yml key). A command the app
+    does not declare is taken as it is when events of it are stored (a fork's); otherwise a
+    near miss of a declared one is a ``CommandError`` that names it."""
+    declared = registry.resolve(name)
+    if declared is not None:
+        return declared.name
+    if CallbackEvent.objects.filter(command__iexact=name).exists():
+        return name
+    if close := registry.suggest(name):
+        raise CommandError(
+            _("Unknown command %(name)s. Did you mean %(close)s?")
+            % {"name": name, "close": _(" or ").join(close)}
+        )
+    return name

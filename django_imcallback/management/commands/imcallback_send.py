@@ -13,6 +13,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from django_imcallback import openim
+from django_imcallback.commands import registry
+from django_imcallback.wire.server import BEFORE, read_answer
 
 
 class Command(BaseCommand):
@@ -27,14 +29,19 @@ class Command(BaseCommand):
         return super().create_parser(prog_name, subcommand, **kwargs)
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("url", help=_("The webhook url, as configured in webhooks.yml."))
+        parser.add_argument(
+            "url", nargs="?", help=_("The webhook url, as configured in webhooks.yml.")
+        )
+        parser.add_argument(
+            "--list", action="store_true", help=_("List the commands the app knows, and stop.")
+        )
         parser.add_argument(
             "--command",
             dest="callback_command",
             help=_(
-                "Default: dismiss group. Every command the app types (groups, messages, "
-                "pushes, users, friends; e.g. callbackAfterJoinGroupCommand) gets a body as "
-                "the server builds it; others need --from-file."
+                "Default: dismiss group. A command (e.g. callbackAfterJoinGroupCommand) or "
+                "its webhooks.yml key (afterJoinGroup). Every command the app knows (--list) "
+                "gets a body as the server builds it; others need --from-file."
             ),
         )
         parser.add_argument("--group", default="G001", help=_("groupID (default: G001)."))
@@ -66,6 +73,15 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float, default=5.0, help=_("Seconds (default 5)."))
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["list"]:
+            self._list()
+            return
+        if not options["url"]:
+            raise CommandError(_("Give the webhook url (or --list)."))
+        if options["callback_command"]:
+            options["callback_command"] = self._resolve(
+                options["callback_command"], bool(options["from_file"])
+            )
         count = options["count"]
         if count < 1:
             raise CommandError(_("--count must be >= 1."))
@@ -81,6 +97,37 @@ class Command(BaseCommand):
                 % {"refused": refused, "count": count}
                 if count > 1
                 else _("The receiver did not accept the callback.")
+            )
+
+    def _resolve(self, name: str, own_body: bool) -> str:
+        """The command ``name`` means: a command or its webhooks.yml key; a near miss of
+        one is an error naming it, unless the body is the caller's own (a fork's command)."""
+        declared = registry.resolve(name)
+        if declared is not None:
+            return declared.name
+        close = registry.suggest(name)
+        if own_body:
+            if close:
+                self.stderr.write(
+                    _("Note: %(name)s is not a command the app knows (did you mean %(close)s?).")
+                    % {"name": name, "close": _(" or ").join(close)}
+                )
+            return name
+        if close:
+            raise CommandError(
+                _("Unknown command %(name)s. Did you mean %(close)s?")
+                % {"name": name, "close": _(" or ").join(close)}
+            )
+        raise CommandError(
+            _("No body known for %(command)s: give one with --from-file (--list shows the known).")
+            % {"command": name}
+        )
+
+    def _list(self) -> None:
+        for declared in registry.declarations():
+            direction = _("before") if declared.before else _("after")
+            self.stdout.write(
+                f"{declared.name:<52} {declared.yml_key:<36} {direction:<7} {declared.family}"
             )
 
     def _nth(self, options: dict[str, Any], index: int) -> dict[str, Any]:
@@ -116,27 +163,29 @@ class Command(BaseCommand):
             err_code = parsed.get("errCode")
         except (ValueError, AttributeError):
             parsed, err_code = None, None
-        if command.lower().startswith("callbackbefore"):
-            self.stdout.write(self._verdict(parsed))
-            return True
+        declared = registry.command(command)
+        if declared is not None and declared.before and declared.name in BEFORE:
+            verdict, readable = self._verdict(declared.name, payload, answer)
+            self.stdout.write(verdict)
+            return readable
         return status == 200 and err_code == 0
 
     @staticmethod
-    def _verdict(answer: Any) -> str:
-        """How the server reads a before-callback's answer."""
-        if not isinstance(answer, dict):
-            return _("OpenIM would REFUSE the action: the answer is not a JSON object.")
-        if answer.get("actionCode") == 0 and answer.get("nextCode") == 1:
-            return _("OpenIM would BLOCK the action (errCode %(code)s, errMsg %(message)r).") % {
-                "code": answer.get("errCode"),
-                "message": answer.get("errMsg"),
-            }
-        changed = sorted(set(answer) - {"actionCode", "errCode", "errMsg", "errDlt", "nextCode"})
+    def _verdict(command: str, request: dict[str, Any], answer: str) -> tuple[str, bool]:
+        """How the server reads a before-callback's answer, and whether it can."""
+        reading = read_answer(command, request, answer)
+        if reading.outcome == "refused":
+            message = _("OpenIM would REFUSE the action: it cannot read the answer (%(why)s).")
+            return message % {"why": reading.reason}, False
+        if reading.outcome == "blocked":
+            message = _("OpenIM would BLOCK the action (errCode %(code)s, errMsg %(message)r).")
+            error = reading.error
+            return message % {"code": error["errCode"], "message": error["errMsg"]}, True
+        changed = reading.changed(request)
         if changed:
-            return _("OpenIM would let the action go on, CHANGED: %(keys)s.") % {
-                "keys": ", ".join(changed)
-            }
-        return _("OpenIM would let the action go on.")
+            keys = ", ".join(f"{key}={value!r}" for key, value in changed.items())
+            return _("OpenIM would let the action go on, CHANGED: %(keys)s.") % {"keys": keys}, True
+        return _("OpenIM would let the action go on, unchanged."), True
 
     def _payload(self, options: dict[str, Any]) -> dict[str, Any]:
         source = options["from_file"]
@@ -166,12 +215,11 @@ class Command(BaseCommand):
                 user_id=options["owner"],
                 user_ids=members,
                 text=options["text"],
+                operation_id=options["operation_id"],
             )
-        except ValueError as exc:
+        except ValueError as exc:  # pragma: no cover - _resolve has ruled it out
             message = _("No body known for %(command)s: give one with --from-file.")
             raise CommandError(message % {"command": options["callback_command"]}) from exc
-        if "operationID" in payload:
-            payload["operationID"] = options["operation_id"]
         return payload
 
     def _post(self, request: openim.Request, timeout: float) -> tuple[int, str]:

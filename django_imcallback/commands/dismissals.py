@@ -5,12 +5,35 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils import timezone
+from rest_framework import serializers
 
 from .. import mirror, sql
 from ..models import CallbackEvent, DismissedGroup, DismissedGroupMember, IMGroup, MembersSource
-from ..serializers import DismissGroupSerializer
 from ..signals import group_dismissed
-from .base import Handler, Outcome, Status
+from ..wire.fields import EventTimeField, GroupTypeField, IDField, MemberIDsField, WireStringField
+from .base import Command, Handler, Outcome, Status
+
+DISMISS_GROUP = "callbackAfterDisMissGroupCommand"
+
+
+class DismissGroupSerializer(serializers.Serializer[Any]):
+    """Body of ``callbackAfterDisMissGroupCommand`` (Go: ``CallbackDisMissGroupReq``).
+
+    Keys keep their wire names; ``validated_data`` uses the model's names. Unknown
+    keys are ignored here and kept in the event's raw body.
+    """
+
+    callbackCommand = WireStringField(required=False, allow_blank=True, source="callback_command")
+    groupID = IDField(source="group_id")
+    ownerID = IDField(
+        required=False, allow_blank=True, allow_null=True, default="", source="owner_id"
+    )
+    groupType = GroupTypeField(required=False, allow_null=True, default=None, source="group_type")
+    membersID = MemberIDsField(source="member_ids")
+    eventTime = EventTimeField(source="event_time")
+
+    def validate_ownerID(self, value: str | None) -> str:
+        return value or ""
 
 
 def duplicate_note(group_id: str, dismissal_id: object) -> str:
@@ -31,7 +54,7 @@ class DismissGroupHandler(Handler):
     never shrinks one.
     """
 
-    command = "callbackAfterDisMissGroupCommand"
+    command = DISMISS_GROUP
     serializer_class = DismissGroupSerializer
     signal = group_dismissed
     sender = DismissedGroup
@@ -101,3 +124,29 @@ class DismissGroupHandler(Handler):
             event_time=data["event_time"],
             event=event,
         )
+
+
+def dismiss_group_body(group_id: str, owner_id: str, member_ids: list[str]) -> dict[str, Any]:
+    """A ``CallbackDisMissGroupReq`` as the open-source server fills it in (no eventTime)."""
+    return {
+        "callbackCommand": DISMISS_GROUP,
+        "groupID": group_id,
+        "ownerID": owner_id,
+        "groupType": "\u0002",  # Go's string(rune(2))
+        "membersID": member_ids,
+    }
+
+
+COMMANDS = [
+    Command(
+        DISMISS_GROUP,
+        "afterDismissGroup",
+        before=False,
+        serializer=DismissGroupSerializer,
+        example=lambda x: dismiss_group_body(x.group_id, x.user_id, list(x.user_ids)),
+        handler_class=DismissGroupHandler,
+        user_keys=("ownerID",),
+        summary="A group was dismissed (twice for the SDK's dismissal: with members, then "
+        "without).",
+    ),
+]

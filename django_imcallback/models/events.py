@@ -1,4 +1,4 @@
-"""What django-imcallback stores: every delivery, and what it meant."""
+"""The event log: every delivery (``CallbackEvent``) and every attempt at it."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ def storable(text: str, max_length: int) -> str:
     return text
 
 
-#: Body keys that name the user a delivery is about, the first present one wins: the
+#: For a command the app does not declare: body keys that name the user a delivery is
+#: about, the first present one wins: the
 #: member (quit, member info), the joiner (``inviterUserID`` in a join), the applicant, a
 #: message's or request's sender, the new owner, a group's or dismissal's owner.
 USER_KEYS = (
@@ -38,10 +39,13 @@ USER_KEYS = (
 )
 
 
-def subject(payload: dict[str, object]) -> tuple[str, str]:
-    """The group and the user a parsed body is about, as the event's columns store them."""
-    group_id = payload.get("groupID")
-    user_id = next((v for k in USER_KEYS if isinstance(v := payload.get(k), str) and v), "")
+def subject(
+    payload: dict[str, object], group_key: str = "groupID", user_keys: tuple[str, ...] = USER_KEYS
+) -> tuple[str, str]:
+    """The group and the user a parsed body is about, as the event's columns store them
+    (``user_keys``: the first non-empty one names the user)."""
+    group_id = payload.get(group_key) if group_key else None
+    user_id = next((v for k in user_keys if isinstance(v := payload.get(k), str) and v), "")
     return (
         storable(group_id, ID_MAX_LENGTH) if isinstance(group_id, str) else "",
         storable(user_id, ID_MAX_LENGTH),
@@ -230,224 +234,3 @@ class CallbackAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.event_id} attempt {self.number} [{self.status}]"
-
-
-class MembersSource(models.TextChoices):
-    CALLBACK = "callback", _("the callback")
-    MIRROR = "mirror", _("the mirror")
-    NONE = "none", _("nothing known")
-
-
-class DismissedGroup(models.Model):
-    """A group the OpenIM server dismissed: one row per group, however often it was announced."""
-
-    MembersSource = MembersSource
-
-    group_id = models.CharField(_("group ID"), max_length=ID_MAX_LENGTH)
-    owner_id = models.CharField(_("owner ID"), max_length=ID_MAX_LENGTH, blank=True)
-    group_type_raw = models.JSONField(
-        _("group type (as sent)"),
-        null=True,
-        blank=True,
-        help_text=_('groupType exactly as it arrived: 2, "2" or the one-character "\\u0002".'),
-    )
-    group_type = models.IntegerField(_("group type"), null=True, blank=True)
-    member_count = models.PositiveIntegerField(_("member count"), default=0)
-    members_source = models.CharField(
-        _("members from"),
-        max_length=16,
-        choices=MembersSource.choices,
-        default=MembersSource.CALLBACK,
-        db_default=MembersSource.CALLBACK,
-        help_text=_(
-            "Where the member snapshot came from: the callback's membersID, the mirror of the "
-            "group's members (the callback named none), or nowhere (nothing was known)."
-        ),
-    )
-    event_time = models.DateTimeField(
-        _("dismissed at (server time)"),
-        null=True,
-        blank=True,
-        help_text=_("The server's eventTime, when it sent one."),
-    )
-    received_at = models.DateTimeField(_("received at"), default=timezone.now, db_index=True)
-    event = models.ForeignKey(
-        CallbackEvent,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="dismissals",
-        verbose_name=_("first event"),
-    )
-
-    class Meta:
-        verbose_name = _("dismissed group")
-        verbose_name_plural = _("dismissed groups")
-        # Declared here, not on the fields: see CallbackEvent.Meta.
-        constraints = [models.UniqueConstraint(fields=["group_id"], name="imcallback_group_id")]
-        indexes = [models.Index(fields=["owner_id"], name="imcallback_group_owner")]
-
-    def __str__(self) -> str:
-        return self.group_id
-
-
-class DismissedGroupMember(models.Model):
-    """One member of a group at the moment it was dismissed."""
-
-    # No index of its own: the unique (dismissal, user_id) index serves lookups by dismissal.
-    dismissal = models.ForeignKey(
-        DismissedGroup,
-        on_delete=models.CASCADE,
-        related_name="members",
-        db_index=False,
-        verbose_name=_("dismissal"),
-    )
-    user_id = models.CharField(_("user ID"), max_length=ID_MAX_LENGTH)
-
-    class Meta:
-        verbose_name = _("dismissed group member")
-        verbose_name_plural = _("dismissed group members")
-        constraints = [
-            models.UniqueConstraint(
-                fields=["dismissal", "user_id"], name="imcallback_member_unique_per_dismissal"
-            )
-        ]
-        # Declared here, not on the field: see CallbackEvent.Meta.
-        indexes = [models.Index(fields=["user_id"], name="imcallback_member_user")]
-
-    def __str__(self) -> str:
-        return self.user_id
-
-
-def last_event_field() -> models.ForeignKey[CallbackEvent | None, CallbackEvent | None]:
-    """The mirror's link to the delivery that last changed a row."""
-    return models.ForeignKey(
-        CallbackEvent,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("last changed by"),
-    )
-
-
-class IMGroup(models.Model):
-    """The app's mirror of an OpenIM group, kept up to date by the group callbacks.
-
-    It knows only what the server sent since the app was installed: it starts empty, a
-    dropped callback leaves a gap, and changes apply in the order they were stored.
-    """
-
-    class Status(models.TextChoices):
-        ACTIVE = "active", _("active")
-        DISMISSED = "dismissed", _("dismissed")
-
-    group_id = models.CharField(_("group ID"), max_length=ID_MAX_LENGTH)
-    name = models.CharField(_("name"), max_length=ID_MAX_LENGTH, blank=True)
-    owner_id = models.CharField(_("owner ID"), max_length=ID_MAX_LENGTH, blank=True)
-    group_type = models.IntegerField(_("group type"), null=True, blank=True)
-    status = models.CharField(
-        _("status"), max_length=16, choices=Status.choices, default=Status.ACTIVE
-    )
-    info = models.JSONField(
-        _("group info"),
-        default=dict,
-        blank=True,
-        help_text=_("The other group info fields, as the server last sent them."),
-    )
-    created_at = models.DateTimeField(
-        _("created at (server time)"), null=True, blank=True, help_text=_("createTime")
-    )
-    first_seen_at = models.DateTimeField(_("first seen at"), default=timezone.now)
-    dismissed_at = models.DateTimeField(_("dismissed at"), null=True, blank=True)
-    event_time = models.DateTimeField(
-        _("latest eventTime"),
-        null=True,
-        blank=True,
-        help_text=_("The newest eventTime a change carried; older changes are not applied."),
-    )
-    last_event = last_event_field()
-
-    class Meta:
-        verbose_name = pgettext_lazy("OpenIM", "group")
-        verbose_name_plural = pgettext_lazy("OpenIM", "groups")
-        constraints = [models.UniqueConstraint(fields=["group_id"], name="imcallback_imgroup_id")]
-        indexes = [models.Index(fields=["owner_id"], name="imcallback_imgroup_owner")]
-
-    def __str__(self) -> str:
-        return self.group_id
-
-
-class IMGroupMember(models.Model):
-    """A user's membership of a mirrored group: one row per (group, user), reopened on re-join."""
-
-    class Source(models.TextChoices):
-        CREATED = "created", _("founding member")
-        ANNOUNCED = "announced", _("announced before joining")
-        JOINED = "joined", _("joined directly")
-        KICKED = "kicked", _("kicked")
-        QUIT = "quit", _("quit")
-        DISMISSED = "dismissed", _("group dismissed")
-        SEEN = "seen", _("seen in another callback")
-
-    group = models.ForeignKey(
-        IMGroup,
-        on_delete=models.CASCADE,
-        related_name="members",
-        db_index=False,
-        verbose_name=pgettext_lazy("OpenIM", "group"),
-    )
-    user_id = models.CharField(_("user ID"), max_length=ID_MAX_LENGTH)
-    role_level = models.IntegerField(
-        _("role level"), null=True, blank=True, help_text=_("100 owner, 60 admin, 20 member.")
-    )
-    joined_at = models.DateTimeField(_("joined at"), null=True, blank=True)
-    joined_how = models.CharField(_("joined how"), max_length=16, blank=True)
-    left_at = models.DateTimeField(
-        _("left at"), null=True, blank=True, help_text=_("Empty while the user is a member.")
-    )
-    left_how = models.CharField(_("left how"), max_length=16, blank=True)
-    info = models.JSONField(_("member info"), default=dict, blank=True)
-    event_time = models.DateTimeField(_("latest eventTime"), null=True, blank=True)
-    last_event = last_event_field()
-
-    class Meta:
-        verbose_name = _("group member")
-        verbose_name_plural = _("group members")
-        constraints = [
-            models.UniqueConstraint(fields=["group", "user_id"], name="imcallback_imgroup_member")
-        ]
-        indexes = [models.Index(fields=["user_id"], name="imcallback_imgroup_member_user")]
-
-    def __str__(self) -> str:
-        return self.user_id
-
-    @property
-    def is_member(self) -> bool:
-        return self.left_at is None
-
-
-class IMGroupChange(models.Model):
-    """A delivery that changed a mirrored group, and the announcement it made."""
-
-    group = models.ForeignKey(
-        IMGroup,
-        on_delete=models.CASCADE,
-        related_name="changes",
-        verbose_name=pgettext_lazy("OpenIM", "group"),
-    )
-    event = models.OneToOneField(
-        CallbackEvent,
-        on_delete=models.CASCADE,
-        related_name="group_change",
-        verbose_name=_("event"),
-    )
-    kind = models.CharField(_("kind"), max_length=32)
-    details = models.JSONField(_("details"), default=dict, blank=True)
-
-    class Meta:
-        verbose_name = _("group change")
-        verbose_name_plural = _("group changes")
-
-    def __str__(self) -> str:
-        return f"{self.kind} ({self.group_id})"
