@@ -8,6 +8,7 @@ from typing import Any
 from django.apps import AppConfig
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
+from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -176,3 +177,39 @@ def _decision_checks(raw: dict[str, Any]) -> list[checks.CheckMessage]:
             )
         )
     return messages
+
+
+@checks.register(checks.Tags.urls)
+def check_urls(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """The endpoint is mounted (else every callback is a 404), and so is the bare url old
+    servers post to (else Django's APPEND_SLASH redirect loses their bodies)."""
+    try:
+        reverse(
+            "django_imcallback:callback", kwargs={"command": "callbackAfterDisMissGroupCommand"}
+        )
+    except NoReverseMatch:
+        return [
+            checks.Warning(
+                _("django_imcallback.urls is not mounted: OpenIM's callbacks reach no view."),
+                hint=_(
+                    'Add path("imcallback/", include("django_imcallback.urls")) to your URLconf.'
+                ),
+                id="imcallback.W002",
+            )
+        ]
+    try:
+        reverse("imcallback-bare")
+    except NoReverseMatch:
+        return [
+            checks.Info(
+                _("The bare webhook url (without its slash) is not mounted."),
+                hint=_(
+                    'Old OpenIM servers post to it: add bare_url("imcallback") from '
+                    "django_imcallback.urls beside the include, or silence imcallback.I001."
+                ),
+                id="imcallback.I001",
+            )
+        ]
+    return []

@@ -130,12 +130,18 @@ class BasicAuth(BasePermission):
 
     def has_permission(self, request: Any, view: Any) -> bool:
         credentials = imcallback_settings.basic_auth
+        header = request.META.get("HTTP_AUTHORIZATION", "")
         if credentials and not basic_auth_matches(
-            request.META.get("HTTP_AUTHORIZATION", ""),
-            ((c.username, c.password) for c in credentials),
+            header, ((c.username, c.password) for c in credentials)
         ):
             challenge = {"WWW-Authenticate": 'Basic realm="imcallback", charset="UTF-8"'}
-            raise CallerRefused(401, "Authentication required.", challenge)
+            # Said apart: no credentials is a url without user:password@, wrong ones a
+            # password that differs from BASIC_AUTH (or a scan).
+            if not header:
+                raise CallerRefused(401, "Authentication required: no credentials.", challenge)
+            if header.partition(" ")[0].lower() != "basic":
+                raise CallerRefused(401, "Authentication required: not Basic auth.", challenge)
+            raise CallerRefused(401, "Authentication failed: wrong credentials.", challenge)
         return True
 
 

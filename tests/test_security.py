@@ -252,7 +252,7 @@ def test_misconfigured_settings_fail_closed_with_json(post, settings):
             f"/imcallback/{DISMISS}",
             {},
             401,
-            "Authentication required.",
+            "Authentication required: no credentials.",
         ),
         (
             {"ALLOWED_IPS": ["10.9.9.9"]},
@@ -274,14 +274,14 @@ def test_misconfigured_settings_fail_closed_with_json(post, settings):
             f"/imcallback/{DISMISS}",
             {"Authorization": "Bearer b3BlbmltOnNlY3JldA=="},
             401,
-            "Authentication required.",
+            "Authentication required: not Basic auth.",
         ),
         (
             {"BASIC_AUTH": ["openim:secret"]},
             f"/imcallback/{DISMISS}",
             {"Authorization": "Basic b3Blbmlt!OnNlY3JldA=="},
             401,
-            "Authentication required.",
+            "Authentication failed: wrong credentials.",
         ),
     ],
 )
