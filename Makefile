@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: messages install run run-worker test test-fault mutate test-packaging test-browser test-schema openapi openapi-check lint format clean bench bench-admin
+.PHONY: commands messages install run run-worker test test-fault mutate test-packaging test-browser test-schema openapi openapi-check lint format clean bench bench-admin
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -78,6 +78,10 @@ openapi: install
 openapi-check: install
 	$(BIN)/python manage.py spectacular --urlconf django_imcallback.schema --validate --fail-on-warn --file .openapi.check.yaml
 	diff -u openapi.yaml .openapi.check.yaml && rm .openapi.check.yaml
+
+## Rewrite the table of docs/commands.md from the commands' declarations.
+commands: install
+	$(BIN)/python scripts/commands_doc.py
 
 ## schemathesis against the example project, driven by openapi.yaml.
 test-schema: openapi-check

@@ -122,7 +122,7 @@ def allow_answer(command: str, payload: dict[str, Any]) -> dict[str, Any]:
     response struct): without it the server would blank those fields of the request."""
     answer = dict(ALLOW)
     declared = registry.command(command)
-    for spec in declared.echoed() if declared else ():
+    for spec in declared.echoed if declared else ():
         if spec.lands_on not in payload:
             continue
         value = payload[spec.lands_on]
@@ -139,7 +139,7 @@ def checked_change(command: str, change: Change, payload: dict[str, Any]) -> dic
     matches keys: exactly, else ignoring case), each value checked against its Go type and
     against how the server applies it."""
     declared = registry.command(command)
-    takes = Struct(command, declared.changeable() if declared else ())
+    takes = declared.changeable if declared else Struct(command, ())
     checked: dict[str, Any] = {}
     for key, value in change.fields.items():
         spec = takes.field(key)
@@ -162,7 +162,7 @@ def _checked_value(command: str, spec: Field, value: Any, payload: dict[str, Any
         value = canonical(spec.type, value, spec.key)
     except GoDecodeError as exc:
         raise BadChange(f"{where} must be Go's {spec.type}: {exc}") from exc
-    if spec.how == "nonempty" and not value:
+    if spec.how in ("nonempty", "bykey") and not value:
         raise BadChange(f"{where} is ignored by the server when empty.")
     if spec.how == "json":
         try:

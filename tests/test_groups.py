@@ -215,6 +215,58 @@ def test_set_info_ex_null_means_unchanged(post, recorder):
     assert changed.calls[0]["changes"] == {"groupName": "New", "ex": "x"}
 
 
+def creation(owner, admins=(), members=(), operator=None):
+    """An after-create list as the server builds it: owner (100), admins (60), then every
+    user of the creation at 20 (members, admins, owner), then the operator when not among
+    them (``group.go`` CreateGroup)."""
+    users = [*members, *admins, owner]
+    if operator is not None and operator not in users:
+        users.append(operator)
+    entries = [{"userID": owner, "roleLevel": 100}]
+    entries += [{"userID": u, "roleLevel": 60} for u in admins]
+    entries += [{"userID": u, "roleLevel": 20} for u in users]
+    return {"initMemberList": entries, "memberCount": len(users)}
+
+
+def roles(group_id="G1"):
+    group = IMGroup.objects.get(group_id=group_id)
+    return dict(group.members.filter(left_at=None).values_list("user_id", "role_level"))
+
+
+def test_founders_keep_their_first_role_though_the_server_repeats_them_at_20(post, recorder):
+    created = recorder(group_created)
+    send(post, CREATE, **creation("owner", admins=["adm"], members=["m1", "m2"]))
+
+    assert roles() == {"owner": 100, "adm": 60, "m1": 20, "m2": 20}
+    assert created.calls[0]["member_ids"] == ["owner", "adm", "m1", "m2"]
+
+
+def test_the_servers_admin_user_creating_through_the_rest_api_is_no_member(post, recorder):
+    created = recorder(group_created)
+    send(post, CREATE, **creation("owner", members=["m1"], operator="imAdmin"))
+
+    assert roles() == {"owner": 100, "m1": 20}
+    assert created.calls[0]["member_ids"] == ["owner", "m1"]
+    send(post, "callbackAfterDisMissGroupCommand", users=[])
+    snapshot = DismissedGroup.objects.get().members.values_list("user_id", flat=True)
+    assert sorted(snapshot) == ["m1", "owner"]
+
+
+def test_the_servers_admin_user_listed_as_a_member_is_one(post, settings):
+    settings.IMCALLBACK = {"ADMIN_USER_IDS": ["imAdmin", "ops"]}
+    send(post, CREATE, "G1", **creation("owner", members=["imAdmin", "m1"], operator="ops"))
+    send(post, CREATE, "G2", owner="imAdmin", **creation("imAdmin", members=["m1"]))
+
+    assert roles("G1") == {"owner": 100, "imAdmin": 20, "m1": 20}
+    assert roles("G2") == {"imAdmin": 100, "m1": 20}
+
+
+def test_a_group_name_longer_than_255_characters_is_stored(post):
+    name = "n" * 1000  # the server sets no limit
+    send(post, CREATE, groupName=name)
+    assert IMGroup.objects.get().name == name
+
+
 # -- the mirror -------------------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tarfile
 import time
 import urllib.request
 import venv
@@ -46,7 +47,13 @@ def test_wheel_and_sdist_carry_what_the_app_needs(dist):
     assert "django_imcallback/testing/fixtures.py" in names  # the kit host projects test with
     assert "django_imcallback/locale/zh_Hans/LC_MESSAGES/django.mo" in names  # Chinese
     assert not any(name.startswith(("tests/", "example_project/", "benchmarks/")) for name in names)
-    assert sdist.stat().st_size > 0
+    root = sdist.name.removesuffix(".tar.gz")
+    with tarfile.open(sdist) as archive:
+        shipped = {name.removeprefix(f"{root}/") for name in archive.getnames()}
+    # The suite runs from the sdist: its settings, conftest and test app come with it.
+    assert {"tests/settings.py", "tests/conftest.py", "tests/testapp/models.py"} <= shipped
+    assert {"CHANGELOG.md", "docs/handlers.md", "docs/commands.md", "manage.py"} <= shipped
+    assert not any("__pycache__" in name for name in shipped)
 
 
 @pytest.fixture(scope="module")

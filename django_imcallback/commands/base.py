@@ -15,6 +15,7 @@ import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, ClassVar
 
 from django.dispatch import Signal
@@ -22,7 +23,7 @@ from rest_framework import serializers
 
 from ..models import CallbackEvent
 from ..signals import send_robust
-from ..wire.golang import Field
+from ..wire.golang import Field, Struct
 
 Status = CallbackEvent.Status
 
@@ -173,14 +174,17 @@ class Command:
         handler_class = self.handler_class or RecordOnlyHandler
         return handler_class(self.name, self.serializer)
 
+    @cached_property
     def echoed(self) -> tuple[Field, ...]:
         """The answer fields the server copies whether the answer has them or not: an allow
         answer repeats the request's values, or the server would blank them."""
         return tuple(f for f in self.answer if f.how == "always")
 
-    def changeable(self) -> tuple[Field, ...]:
-        """The answer fields the server applies: what a ``Change`` may set."""
-        return tuple(f for f in self.answer if f.applied)
+    @cached_property
+    def changeable(self) -> Struct:
+        """The answer fields the server applies (what a ``Change`` may set), matched as the
+        server matches keys."""
+        return Struct(self.name, (f for f in self.answer if f.applied))
 
     def subject(self, payload: dict[str, Any]) -> tuple[Any, Any]:
         """The group and user values the body names (not checked)."""
