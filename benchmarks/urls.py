@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from django_imcallback.decisions import Block, decides
+from django_imcallback.urls import bare_url
 
 from .floor import floor_message_view, floor_view
 from .plain import PlainCallbackView
@@ -13,6 +14,7 @@ urlpatterns = [
     path("floor/<str:command>", floor_view),
     path("floor-message/<str:command>", floor_message_view),
     path("imcallback/", include("django_imcallback.urls")),
+    bare_url("imcallback"),
     path("plain/<str:command>", PlainCallbackView.as_view()),
 ]
 

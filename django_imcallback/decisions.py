@@ -40,8 +40,18 @@ from .wire.golang import INT32, Field, GoDecodeError, GoType, Map, Pointer, Slic
 
 logger = logging.getLogger("django_imcallback")
 
-__all__ = ["BadChange", "Block", "Change", "Decision", "decide", "deciders", "decides"]
-__all__ += ["is_before"]
+__all__ = [
+    "BadChange",
+    "Block",
+    "Change",
+    "Decision",
+    "allow_answer",
+    "checked_change",
+    "decide",
+    "deciders",
+    "decides",
+    "is_before",
+]
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,16 @@ from .commands import Example, registry
 from .commands.dismissals import DISMISS_GROUP, dismiss_group_body
 from .wire.golang import go_json
 
-__all__ = ["COMMANDS", "DISMISS_GROUP", "Request", "body", "build_request", "dismiss_group_body"]
-__all__ += ["go_json", "operation_id"]
+__all__ = [
+    "COMMANDS",
+    "DISMISS_GROUP",
+    "Request",
+    "body",
+    "build_request",
+    "dismiss_group_body",
+    "go_json",
+    "operation_id",
+]
 
 #: Every command ``body`` builds: every declared one.
 COMMANDS = [command.name for command in registry.declarations()]

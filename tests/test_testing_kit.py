@@ -112,3 +112,10 @@ def test_the_imcallback_fixture_delivers_through_the_test_client(imcallback):
     assert group.members.get().user_id == "newcomer"
     [call] = joins.calls
     assert (call["group"], call["user_ids"], call["how"]) == (group, ["newcomer"], "joined")
+
+
+def test_deliver_finds_the_event_by_the_operation_id_it_sent_in_headers():
+    result = deliver(DISMISS, headers={"operationID": "mine"})
+
+    assert result.event is not None
+    assert result.event.operation_id == "mine"

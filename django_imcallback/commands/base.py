@@ -186,11 +186,6 @@ class Command:
         server matches keys."""
         return Struct(self.name, (f for f in self.answer if f.applied))
 
-    def subject(self, payload: dict[str, Any]) -> tuple[Any, Any]:
-        """The group and user values the body names (not checked)."""
-        user = next((v for k in self.user_keys if isinstance(v := payload.get(k), str) and v), "")
-        return payload.get(self.group_key), user
-
 
 @dataclass
 class CommandRegistry:

@@ -27,7 +27,7 @@ import binascii
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 _GO_ESCAPES = str.maketrans(
@@ -244,23 +244,17 @@ class Struct(GoType):
         return {f.key: f.type.zero() for f in self.fields}
 
     def decode(self, value: Any, path: str) -> dict[str, Any]:
-        """Go's struct value, as ``{key: value}`` with every field, and which keys the JSON
-        set (``present``)."""
-        decoded, _ = self.decode_present(value, path)
-        return decoded
-
-    def decode_present(self, value: Any, path: str) -> tuple[dict[str, Any], set[str]]:
+        """Go's struct value, as ``{key: value}`` with every field."""
         if not isinstance(value, dict):
             raise _wrong(path, self, value)
-        decoded, present = self.zero(), set[str]()
+        decoded = self.zero()
         for key, item in value.items():
             target = self.field(key)
             if target is None:
                 continue  # Unknown keys are ignored.
             path_of = f"Go struct field {self.name}.{target.key}"
             decoded[target.key] = target.type.fill(item, path_of, decoded[target.key])
-            present.add(target.key)
-        return decoded, present
+        return decoded
 
 
 # -- the notation ---------------------------------------------------------------------
@@ -322,11 +316,10 @@ COMMON = "actionCode int32, errCode int32, errMsg string, errDlt string, nextCod
 @dataclass
 class Answer:
     """A decoded answer: the common fields, and the command's own (every field, zero when
-    the answer lacked it), with the keys the answer set."""
+    the answer lacked it)."""
 
     common: dict[str, Any]
     values: dict[str, Any]
-    present: set[str] = field(default_factory=set)
 
     @property
     def blocks(self) -> bool:
@@ -349,13 +342,9 @@ def decode_answer(body: bytes | str | dict[str, Any], response: Struct) -> Answe
         value = body
     common = Struct("CommonCallbackResp", fields(COMMON))
     whole = Struct(response.name, (*common.fields, *response.fields))
-    if value is None:
-        decoded, present = whole.zero(), set[str]()
-    else:
-        decoded, present = whole.decode_present(value, "Go value")
+    decoded = whole.zero() if value is None else whole.decode(value, "Go value")
     names = {f.key for f in common.fields}
     return Answer(
         {k: v for k, v in decoded.items() if k in names},
         {k: v for k, v in decoded.items() if k not in names},
-        present - names,
     )
