@@ -38,11 +38,13 @@ test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(BIN)/python -m pytest --ds=example_project.settings example_project
 
-## Benchmarks against the floor on PostgreSQL (BENCH_DATABASE_URL; needs wrk, installed if missing).
+## Benchmarks against the floor on PostgreSQL (BENCH_DATABASE_URL; needs wrk, installed if missing),
+## then imcallback_sync of 1,000 groups from the fake REST API.
 bench: install
 	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.sync
 
 ## Admin page timings on 100,000 dismissals and 5,000,000 members (BENCH_ADMIN_DATABASE_URL).
 bench-admin: install

@@ -118,6 +118,17 @@ def check_settings(
         except ImproperlyConfigured as exc:
             broken = True
             messages.append(checks.Error(str(exc), hint=str(hint), id=check_id))
+    if raw.get("OPENIM_API"):
+        try:
+            _api = imcallback_settings.openim_api
+        except ImproperlyConfigured as exc:
+            messages.append(
+                checks.Warning(
+                    str(exc),
+                    hint=_("imcallback_sync and the sync_mirror task cannot run until it is."),
+                    id="imcallback.W003",
+                )
+            )
     if not broken and imcallback_settings.is_open:
         messages.append(
             checks.Warning(

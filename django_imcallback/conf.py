@@ -61,11 +61,25 @@ DEFAULTS: dict[str, Any] = {
     # The server's admin users (its share.yml imAdminUser.userIDs): when one creates a
     # group through the REST API, the creation's callback lists it, though it never joins.
     "ADMIN_USER_IDS": ["imAdmin"],
+    # The server's REST API, for imcallback_sync: {"URL": "http://openim-server:10002",
+    # "SECRET": share.yml's secret, "ADMIN_USER_ID": "imAdmin", "TIMEOUT": 10}. Empty: none.
+    "OPENIM_API": {},
 }
 
 RECORD_POLICIES = ("all", "decisions", "failures")
 
 DISPATCH_MODES = ("inline", "task")
+
+
+@dataclass(frozen=True)
+class OpenIMAPI:
+    url: str
+    secret: str
+    admin_user_id: str
+    timeout: float
+
+
+OPENIM_API_KEYS = ("URL", "SECRET", "ADMIN_USER_ID", "TIMEOUT")
 
 
 @dataclass(frozen=True)
@@ -242,6 +256,34 @@ class Settings:
                 % {"value": values}
             )
         return frozenset(values)
+
+    @property
+    def openim_api(self) -> OpenIMAPI:
+        """The server's REST API; ``ImproperlyConfigured`` when it is not (fully) set."""
+        value = self._get("OPENIM_API")
+        if not isinstance(value, dict) or set(value) - set(OPENIM_API_KEYS):
+            raise ImproperlyConfigured(
+                _('IMCALLBACK["OPENIM_API"] must be a dict with the keys %(keys)s, got %(value)r.')
+                % {"keys": ", ".join(OPENIM_API_KEYS), "value": value}
+            )
+        url, secret = value.get("URL"), value.get("SECRET")
+        if not (isinstance(url, str) and url.startswith(("http://", "https://"))) or not (
+            isinstance(secret, str) and secret
+        ):
+            raise ImproperlyConfigured(
+                _(
+                    'IMCALLBACK["OPENIM_API"] needs "URL" (the server\'s API, e.g. '
+                    'http://openim-server:10002) and "SECRET" (share.yml\'s secret).'
+                )
+            )
+        admin, timeout = value.get("ADMIN_USER_ID", "imAdmin"), value.get("TIMEOUT", 10)
+        if not isinstance(admin, str) or not admin or isinstance(timeout, bool):
+            raise ImproperlyConfigured(
+                _('IMCALLBACK["OPENIM_API"]["ADMIN_USER_ID"] must be a user ID.')
+            )
+        if not isinstance(timeout, int | float) or timeout <= 0:
+            raise ImproperlyConfigured(_('IMCALLBACK["OPENIM_API"]["TIMEOUT"] must be seconds.'))
+        return OpenIMAPI(url, secret, admin, float(timeout))
 
     @property
     def decision_budget_ms(self) -> int:

@@ -1,6 +1,7 @@
-"""The Django Task that announces an event on a worker (``IMCALLBACK["DISPATCH"] = "task"``).
+"""The Django Tasks: ``announce_event`` sends an event's signals on a worker
+(``IMCALLBACK["DISPATCH"] = "task"``), ``sync_mirror`` runs ``imcallback_sync``.
 
-Imported only in task mode. Uses ``django.tasks`` on Django 6.0+ and the ``django-tasks``
+Imported only where a task is used. Uses ``django.tasks`` on Django 6.0+ and the ``django-tasks``
 backport before that, so the host chooses the engine with its ``TASKS`` setting.
 
 The worker *claims* the event (``queued`` -> ``sending``, a conditional UPDATE) before it
@@ -48,3 +49,15 @@ def send_queued(event_id: int) -> str:
 def announce_event(event_id: int) -> str:
     """Send the signals of one committed event, once, however often this task runs."""
     return send_queued(event_id)
+
+
+@task()
+def sync_mirror(group_ids: list[str] | None = None, skip_recent_minutes: int | None = None) -> str:
+    """``imcallback_sync`` as a task, for a host's scheduler: the mirror made to agree with
+    the server's REST API. Returns the summary."""
+    from datetime import timedelta
+
+    from .sync import client_from_settings, sync
+
+    skip = timedelta(minutes=skip_recent_minutes) if skip_recent_minutes is not None else None
+    return sync(client_from_settings(), group_ids=group_ids, skip_recent=skip).summary()

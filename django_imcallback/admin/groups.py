@@ -44,6 +44,8 @@ class IMGroupAdmin(ReadOnlyAdmin):
         "dismissed",
         "first_seen",
         "info",
+        "synced",
+        "sync_changes_shown",
         "dismissal_link",
         "current_members",
         "former_members",
@@ -55,6 +57,16 @@ class IMGroupAdmin(ReadOnlyAdmin):
     @admin.display(description=_("every delivery about it"))
     def group_deliveries(self, obj: IMGroup) -> str:
         return deliveries(obj.group_id)
+
+    synced = shown_with_seconds(IMGroup, "synced_at")
+
+    @admin.display(description=_("what the last sync changed"))
+    def sync_changes_shown(self, obj: IMGroup) -> str:
+        if obj.synced_at is None:
+            return "-"
+        if not obj.sync_changes:
+            return str(_("nothing: the mirror agreed with the server"))
+        return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in obj.sync_changes))
 
     created = shown_with_seconds(IMGroup, "created_at")
     dismissed = shown_with_seconds(IMGroup, "dismissed_at")

@@ -25,8 +25,9 @@ def last_event_field() -> models.ForeignKey[CallbackEvent | None, CallbackEvent 
 class IMGroup(models.Model):
     """The app's mirror of an OpenIM group, kept up to date by the group callbacks.
 
-    It knows only what the server sent since the app was installed: it starts empty, a
-    dropped callback leaves a gap, and changes apply in the order they were stored.
+    From callbacks alone it knows only what the server sent since the app was installed
+    (it starts empty, a dropped callback leaves a gap); ``imcallback_sync`` fills and mends
+    it from the server's REST API. Changes apply in the order they were stored.
     """
 
     class Status(models.TextChoices):
@@ -59,6 +60,18 @@ class IMGroup(models.Model):
         help_text=_("The newest eventTime a change carried; older changes are not applied."),
     )
     last_event = last_event_field()
+    synced_at = models.DateTimeField(
+        _("last synced at"),
+        null=True,
+        blank=True,
+        help_text=_("When imcallback_sync last compared it with the server's REST API."),
+    )
+    sync_changes = models.JSONField(
+        _("what the last sync changed"),
+        null=True,
+        blank=True,
+        help_text=_("The differences the last sync found and mended; empty: none."),
+    )
 
     class Meta:
         # Not plain "groups": the admin's sidebar already has Django's own.
@@ -82,6 +95,7 @@ class IMGroupMember(models.Model):
         QUIT = "quit", _("quit")
         DISMISSED = "dismissed", _("group dismissed")
         SEEN = "seen", _("seen in another callback")
+        SYNCED = "synced", _("found by a sync with the server")
 
     group = models.ForeignKey(
         IMGroup,
