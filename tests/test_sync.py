@@ -229,3 +229,13 @@ def test_a_callback_after_the_sync_read_the_server_wins(server):
 
     assert members("G1") == {"owner": 100, "y": 20}
     assert IMGroupMember.objects.get(user_id="x").left_how == "quit"
+
+
+def test_the_sync_runs_as_a_task(server):
+    from django_imcallback.tasks import sync_mirror
+
+    server.add_group("G1", "owner", ["a"])
+    result = sync_mirror.enqueue(group_ids=["G1"])
+
+    assert "1 groups read: 1 added" in result.return_value
+    assert members("G1") == {"owner": 100, "a": 20}
