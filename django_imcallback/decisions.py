@@ -36,6 +36,7 @@ from .commands import registry
 from .conf import imcallback_settings
 from .logs import logsafe
 from .models import CallbackEvent
+from .wire.fields import encodable
 from .wire.golang import INT32, Field, GoDecodeError, GoType, Map, Pointer, Slice, Struct
 
 logger = logging.getLogger("django_imcallback")
@@ -225,17 +226,9 @@ def canonical(go_type: GoType, value: Any, path: str) -> Any:
             raise GoDecodeError(f"{path} keys must be strings")
         return {k: canonical(go_type.item, v, f"{path}[{k}]") for k, v in value.items()}
     decoded = go_type.decode(value, path)
-    if isinstance(decoded, str) and not _encodable(decoded):
+    if isinstance(decoded, str) and not encodable(decoded):
         raise GoDecodeError(f"{path} is not valid Unicode text")
     return decoded
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 # -- deciding -----------------------------------------------------------------------------
@@ -263,7 +256,7 @@ def block_answer(block: Block) -> dict[str, Any]:
         raise BadChange(f"Block: {exc}") from exc
     if not isinstance(block.err_msg, str) or not isinstance(block.err_dlt, str):
         raise BadChange("Block: err_msg and err_dlt must be strings.")
-    if not _encodable(block.err_msg + block.err_dlt):
+    if not encodable(block.err_msg + block.err_dlt):
         raise BadChange("Block: err_msg and err_dlt must be valid Unicode text.")
     return {
         "actionCode": 0,

@@ -28,26 +28,12 @@ from django.db.models import Q
 from django.utils import timezone
 
 from . import mirror
+from .commands.groups import CREATE_INFO_FIELDS as INFO_FIELDS
 from .conf import imcallback_settings
 from .models import IMGroup, IMGroupMember
 from .openim_api import PAGE_MAX, Client
 
 DISMISSED_ON_SERVER = 2
-#: The group info fields kept in ``IMGroup.info`` (the rest have columns).
-INFO_FIELDS = (
-    "notification",
-    "introduction",
-    "faceURL",
-    "memberCount",
-    "ex",
-    "status",
-    "creatorUserID",
-    "needVerification",
-    "lookMemberInfo",
-    "applyMemberFriend",
-    "notificationUpdateTime",
-    "notificationUserID",
-)
 #: Differences kept per group in ``IMGroup.sync_changes`` and printed, at most.
 SHOWN = 50
 Source = IMGroupMember.Source

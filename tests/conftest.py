@@ -4,6 +4,7 @@ from typing import Any
 import pytest
 from django.db import OperationalError, connection
 
+from django_imcallback import decisions
 from django_imcallback.openim import go_json
 from django_imcallback.signals import callback_received, group_dismissed
 
@@ -77,6 +78,23 @@ def failing_receiver():
     group_dismissed.connect(receiver, weak=False)
     yield receiver
     group_dismissed.disconnect(receiver)
+
+
+@pytest.fixture
+def decider():
+    """Register deciders for one test: ``decider(command)(function)``."""
+    registered = []
+
+    def register(command):
+        def wrap(function):
+            registered.append(decisions.decides(command)(function))
+            return function
+
+        return wrap
+
+    yield register
+    for function in registered:
+        decisions.forget(function)
 
 
 SUCCESS = {"actionCode": 0, "errCode": 0, "errMsg": "", "errDlt": "", "nextCode": 0}

@@ -33,22 +33,6 @@ MEMBER_INFO = "callbackBeforeSetGroupMemberInfoCommand"
 JOINING = "callbackBeforeMembersJoinGroupCommand"
 
 
-@pytest.fixture
-def decider():
-    registered = []
-
-    def register(command):
-        def wrap(function):
-            registered.append(decides(command)(function))
-            return function
-
-        return wrap
-
-    yield register
-    for function in registered:
-        decisions.forget(function)
-
-
 def answer_to(command, body):
     """The answer the endpoint gives ``body`` (as the view builds it, without HTTP)."""
     event = CallbackEvent(command=command)

@@ -54,23 +54,6 @@ def refuses(answer):
     return answer.get("actionCode") == 0 and answer.get("nextCode") == 1
 
 
-@pytest.fixture
-def decider():
-    """Register deciders for one test: ``decider(command)(function)``."""
-    registered = []
-
-    def register(command):
-        def wrap(function):
-            registered.append(decides(command)(function))
-            return function
-
-        return wrap
-
-    yield register
-    for function in registered:
-        decisions.forget(function)
-
-
 def test_a_block_is_answered_as_the_server_reads_a_refusal(post, decider):
     decider(SINGLE)(lambda event, payload: Block(5001, "Message refused", "spam"))
 

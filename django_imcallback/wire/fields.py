@@ -69,7 +69,7 @@ class WireStringField(serializers.CharField):
             raise serializers.ValidationError(
                 ProhibitNullCharactersValidator.message, code=ProhibitNullCharactersValidator.code
             )
-        if not data.isascii() and not _encodable(data):
+        if not data.isascii() and not encodable(data):
             ProhibitSurrogateCharactersValidator()(data)  # raises, naming the first one
         return data
 
@@ -154,7 +154,7 @@ class MemberIDsField(serializers.Field):  # type: ignore[type-arg]
             "" in seen
             or max(map(len, seen)) > ID_MAX_LENGTH
             or "\x00" in joined
-            or not (joined.isascii() or _encodable(joined))
+            or not (joined.isascii() or encodable(joined))
         ):
             self._fail_on_first_bad_item(data)
         return list(seen)
@@ -167,7 +167,7 @@ class MemberIDsField(serializers.Field):  # type: ignore[type-arg]
                 self.fail("too_long", index=index, max_length=ID_MAX_LENGTH)
             if "\x00" in item:
                 self.fail("null_character", index=index)
-            if not _encodable(item):
+            if not encodable(item):
                 self.fail("surrogate", index=index)
 
     def to_representation(self, value: Any) -> Any:
@@ -304,7 +304,7 @@ class BodySerializer(serializers.Serializer[Any]):
         ]
 
 
-def _encodable(text: str) -> bool:
+def encodable(text: str) -> bool:
     """Whether ``text`` is valid Unicode text (no lone surrogates), as UTF-8 needs."""
     try:
         text.encode("utf-8")
