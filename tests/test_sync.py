@@ -239,3 +239,15 @@ def test_the_sync_runs_as_a_task(server):
 
     assert "1 groups read: 1 added" in result.return_value
     assert members("G1") == {"owner": 100, "a": 20}
+
+
+def test_a_groups_admin_page_says_when_it_was_synced_and_what_changed(server, admin_client):
+    deliver("callbackAfterCreateGroupCommand", group_id="G1", user_id="owner", user_ids=["a"])
+    server.add_group("G1", "owner", ["a", "newcomer"], name="Group G1")
+    run()
+
+    group = IMGroup.objects.get(group_id="G1")
+    page = admin_client.get(f"/admin/django_imcallback/imgroup/{group.pk}/change/").content.decode()
+
+    assert "last synced at" in page.lower()
+    assert "newcomer joined (role 20)" in page
