@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.cache import cache
@@ -72,8 +72,11 @@ class Health:
 
 
 def buckets(now: datetime) -> tuple[list[datetime], list[datetime]]:
-    """The starts of the last 24 hours and of the last 7 days (the current one last)."""
-    hour = now.replace(minute=0, second=0, microsecond=0)
+    """The starts of the last 24 hours and of the last 7 days (the current one last), in the
+    current time zone as the report's ``TruncHour`` cuts them (in a half-hour zone an hour
+    starts at :30 UTC), counted back in UTC so that a DST change skips no hour."""
+    local = timezone.localtime(now).replace(minute=0, second=0, microsecond=0)
+    hour = local.astimezone(UTC)
     hours = [hour - timedelta(hours=i) for i in reversed(range(HOURS))]
     day = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
     days = [day - timedelta(days=i) for i in reversed(range(DAYS))]
@@ -132,7 +135,7 @@ def report(now: datetime | None = None, *, cached: bool = True) -> Health:
     key = "django_imcallback:health"
     if cached and (hit := cache.get(key)) is not None:
         return hit  # type: ignore[no-any-return]
-    since = now.replace(minute=0, second=0, microsecond=0) - timedelta(days=DAYS)
+    since = buckets(now)[0][0] - timedelta(days=DAYS)
     recent = CallbackEvent.objects.filter(received_at__gte=since).order_by()
     rows = list(
         recent.annotate(hour=TruncHour("received_at"))

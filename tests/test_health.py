@@ -88,3 +88,18 @@ def test_the_health_page_draws_the_week_and_warns_of_a_quiet_command(admin_clien
     assert 'class="trouble"' in text
     events = admin_client.get(reverse("admin:django_imcallback_callbackevent_changelist"))
     assert reverse("admin:django_imcallback_callbackevent_health") in events.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_hourly_chart_counts_deliveries_in_a_half_hour_time_zone(settings):
+    settings.TIME_ZONE = "Asia/Kolkata"  # UTC+05:30: local hours start at :30 UTC
+    now = datetime(2026, 11, 29, 12, 50, tzinfo=UTC)  # 18:20 in Kolkata
+    for minutes in (5, 15, 45):  # 18:15, 18:05 (this local hour), 17:35 (the one before)
+        CallbackEventFactory(command=DISMISS, received_at=now - timedelta(minutes=minutes))
+
+    report = health.report(now, cached=False)
+
+    assert [bar.total for bar in report.hourly[-2:]] == [1, 2]
+    [dismissals] = report.commands
+    assert [bar.total for bar in dismissals.hourly[-2:]] == [1, 2]
+    assert report.daily[-1].total == 3
