@@ -51,6 +51,7 @@ __all__ = [
     "decide",
     "deciders",
     "decides",
+    "echo",
     "is_before",
 ]
 
@@ -129,9 +130,14 @@ class BadChange(ValueError):
 
 
 def allow_answer(command: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """Allow, repeating what the server copies from any answer (a plain field in its
-    response struct): without it the server would blank those fields of the request."""
-    answer = dict(ALLOW)
+    """Allow, with ``echo``: without it the server would blank those fields of the request."""
+    return {**ALLOW, **echo(command, payload)}
+
+
+def echo(command: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """What the server copies from any answer (a plain field in its response struct), as the
+    request has it: every answer that lets the action go on carries it."""
+    answer: dict[str, Any] = {}
     declared = registry.command(command)
     for spec in declared.echoed if declared else ():
         if spec.lands_on not in payload:

@@ -104,12 +104,8 @@ def _process(event: CallbackEvent, payload: dict[str, Any]) -> Result:
     if data is None:
         message = f"The {event.command} body is invalid: " + ", ".join(detail or ()) + "."
         storage.record(event, Status.INVALID, json.dumps(detail, ensure_ascii=False))
-        echo = {}
-        if decisions.is_before(event.command):
-            # The server goes on after an error answer, copying these fields from it.
-            allowed = decisions.allow_answer(event.command, payload)
-            echo = {k: v for k, v in allowed.items() if k not in decisions.ALLOW}
-        return Result(Answer.INVALID, message, detail, echo)
+        # The server goes on after an error answer, copying these fields from it.
+        return Result(Answer.INVALID, message, detail, decisions.echo(event.command, payload))
     decision = None
     if decisions.is_before(event.command):
         # Decided before anything is stored: the answer never waits for, nor depends on,

@@ -12,6 +12,8 @@ announces once. It runs the handler's idempotent ``apply`` again (route 2 of
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.utils import timezone
 
 try:
@@ -22,6 +24,7 @@ except ImportError:  # Django < 6.0: pip install 'django-imcallback[tasks]'
 from . import announcing, storage
 from .commands import Outcome, parse_payload, registry
 from .models import CallbackEvent
+from .sync import client_from_settings, sync
 
 Dispatch = CallbackEvent.Dispatch
 
@@ -55,9 +58,5 @@ def announce_event(event_id: int) -> str:
 def sync_mirror(group_ids: list[str] | None = None, skip_recent_minutes: int | None = None) -> str:
     """``imcallback_sync`` as a task, for a host's scheduler: the mirror made to agree with
     the server's REST API. Returns the summary."""
-    from datetime import timedelta
-
-    from .sync import client_from_settings, sync
-
     skip = timedelta(minutes=skip_recent_minutes) if skip_recent_minutes is not None else None
     return sync(client_from_settings(), group_ids=group_ids, skip_recent=skip).summary()
