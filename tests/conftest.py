@@ -1,14 +1,22 @@
+"""Fixtures and helpers every topic's tests share."""
+
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from django.db import OperationalError, connection
+from django.db import OperationalError, connection, connections
+from django.urls import reverse
 
 from django_imcallback import decisions
-from django_imcallback.openim import go_json
+from django_imcallback.commands import registry
+from django_imcallback.models import CallbackEvent
+from django_imcallback.openim import body, go_json
 from django_imcallback.signals import callback_received, group_dismissed
+from django_imcallback.testing import read_answer
+from django_imcallback.testing.fake_openim import FakeOpenIM
 
-from .factories import DISMISS
+from .factories import DISMISS, group_body
 
 requires_postgres = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="needs PostgreSQL (set DATABASE_URL)"
@@ -130,3 +138,63 @@ def failed_statements():
 
     with connection.execute_wrapper(record):
         yield errors
+
+
+def run_concurrently(functions):
+    """Start every function at once in its own thread (own connection); re-raise errors."""
+    barrier = threading.Barrier(len(functions))
+    errors = []
+
+    def run(function):
+        try:
+            barrier.wait()
+            function()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(f,)) for f in functions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+
+
+def event_page(event):
+    return reverse("admin:django_imcallback_callbackevent_change", args=[event.pk])
+
+
+@pytest.fixture
+def dismissal_twice(post):
+    """A dismissal as the server sends it: with its members, then again without."""
+    post(body(DISMISS, group_id="g-ops", user_id="own", user_ids=["ann", "bob"]), operation_id="1")
+    post(body(DISMISS, group_id="g-ops", user_id="own", membersID=None), operation_id="2")
+    post(body(DISMISS, group_id="g-ops", membersID="garbage"), operation_id="3")
+    post(body(DISMISS, group_id="g-other", user_ids=["ann"]), operation_id="4")
+    return list(CallbackEvent.objects.filter(group_id="g-ops").order_by("pk"))
+
+
+@pytest.fixture
+def server(settings):
+    with FakeOpenIM() as fake:
+        settings.IMCALLBACK = {"OPENIM_API": {"URL": fake.url, "SECRET": "openIM123"}}
+        yield fake
+
+
+def send(post, command, group_id="G1", users=None, owner="owner", **changes):
+    body = {**group_body(command, group_id, owner, users, "op"), **changes}
+    response = post(body, command)
+    assert_goes_on_unchanged(command, body, response)
+    return CallbackEvent.objects.order_by("-pk").first()
+
+
+def assert_goes_on_unchanged(command, body, response):
+    """An after-callback is acknowledged; a before-callback's answer, read as the server
+    reads it, lets the action go on with the request as it was."""
+    if not registry.is_before(command):
+        assert response.json() == SUCCESS, response.content
+        return
+    reading = read_answer(command, body, response.content)
+    assert (reading.outcome, reading.changed(body)) == ("goes on", {}), response.content

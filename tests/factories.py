@@ -1,10 +1,14 @@
 """Factories for test data: wire payloads as OpenIM sends them, and stored rows."""
 
+import json
+
 import factory
 
 from django_imcallback.models import CallbackEvent, DismissedGroup, DismissedGroupMember
+from django_imcallback.openim import body, go_json
 
 DISMISS = "callbackAfterDisMissGroupCommand"
+SINGLE = "callbackBeforeSendSingleMsgCommand"
 
 
 class DismissPayloadFactory(factory.DictFactory):
@@ -45,3 +49,38 @@ class DismissedGroupMemberFactory(factory.django.DjangoModelFactory):
 
     dismissal = factory.SubFactory(DismissedGroupFactory)
     user_id = factory.Sequence(lambda n: f"user-{n:06d}")
+
+
+def message(text="hello", **extra):
+    """A ``CommonCallbackReq`` as the server sends it for a one-to-one message."""
+    return {
+        "callbackCommand": SINGLE,
+        "sendID": "alice",
+        "serverMsgID": "",
+        "clientMsgID": "c-1",
+        "senderPlatformID": 1,
+        "senderNickname": "Alice",
+        "sessionType": 1,
+        "msgFrom": 100,
+        "contentType": 101,
+        "status": 1,
+        "sendTime": 1_700_000_000_000,
+        "createTime": 1_700_000_000_000,
+        "content": json.dumps({"content": text}),
+        "seq": 0,
+        "atUserList": None,
+        "faceURL": "",
+        "ex": "",
+        "recvID": "bob",
+        **extra,
+    }
+
+
+def group_body(command, group_id="G001", owner="user123", user_ids=None, op_id=""):
+    users = ["user001", "user002"] if user_ids is None else user_ids
+    return body(command, group_id=group_id, user_id=owner, user_ids=users, operation_id=op_id)
+
+
+def dismiss_event(**kwargs):
+    payload = DismissPayloadFactory(**kwargs.pop("payload", {}))
+    return CallbackEventFactory(body=go_json(payload), **kwargs)

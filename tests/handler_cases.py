@@ -1,8 +1,10 @@
 """The contract every handler meets, written once (as django-anymail's webhook_cases.py).
 
-Subclass ``HandlerContract`` in a ``Test*`` class, say how to build a body and how to
-count what it stored, and the handler gets every test below, in inline and task mode, on
-whichever database the suite runs on.
+Subclass ``HandlerContract`` in a ``Test*`` class, say how to build a body, how to count
+what it stored, and what one delivery leaves (``observe`` and ``effect``), and the handler
+gets every test below, in inline and task mode, on whichever database the suite runs on.
+A command whose repeats cannot be told from new deliveries (no natural duplicate key) sets
+``repeats_are_duplicates = False``.
 """
 
 from typing import Any, ClassVar
@@ -12,6 +14,7 @@ from django.core.management import call_command
 from django.dispatch import Signal
 
 from django_imcallback import pipeline
+from django_imcallback.commands import registry
 from django_imcallback.models import CallbackEvent
 from django_imcallback.replay import replay_events
 from django_imcallback.signals import receiver_name
@@ -25,6 +28,8 @@ Dispatch = CallbackEvent.Dispatch
 class HandlerContract:
     command: ClassVar[str]
     signal: ClassVar[Signal]
+    #: False for a command without a natural duplicate key: every copy is stored and sent.
+    repeats_are_duplicates: ClassVar[bool] = True
 
     def body(self, key: str) -> dict[str, Any]:
         """A valid body as the server sends it; ``key`` tells deliveries apart."""
@@ -37,6 +42,24 @@ class HandlerContract:
     def stored(self, key: str) -> int:
         """How many rows the handler stored for ``key``."""
         raise NotImplementedError
+
+    def observe(self, key: str) -> dict[str, Any]:
+        """What the handler's rows for ``key`` hold now, field by field."""
+        raise NotImplementedError
+
+    def effect(self, key: str, event: CallbackEvent) -> dict[str, Any]:
+        """What one delivery of ``body(key)``, stored as ``event``, leaves: ``stored`` (as
+        ``observe`` reads it) and ``announced`` (the signal's arguments, as ``arguments``
+        reads them)."""
+        raise NotImplementedError
+
+    def arguments(self, call: dict[str, Any]) -> dict[str, Any]:
+        """A signal's arguments besides its sender and event, made comparable."""
+        return {k: v for k, v in call.items() if k not in ("sender", "signal", "event")}
+
+    def sender(self) -> Any:
+        handler = registry.get(self.command)
+        return handler.sender if handler.sender is not None else type(handler)
 
     @pytest.fixture(params=["inline", "task"])
     def mode(self, request, settings):
@@ -83,15 +106,31 @@ class HandlerContract:
         assert [call["event"].pk for call in announced] == [event.pk]
 
     @pytest.mark.usefixtures("mode")
+    def test_a_delivery_leaves_exactly_its_effect(self, post, announced):
+        assert post(self.body("a"), self.command).json() == SUCCESS
+        event = CallbackEvent.objects.get()
+
+        expected = self.effect("a", event)
+        assert self.observe("a") == expected["stored"]
+        assert [self.arguments(call) for call in announced] == [expected["announced"]]
+        assert [call["sender"] for call in announced] == [self.sender()]
+
+    @pytest.mark.usefixtures("mode")
     def test_a_repeat_is_a_duplicate_stored_and_announced_once(self, post, announced):
         body = self.body("a")
         for copy in (body, self.repeat(body), body):
             assert post(copy, self.command).json() == SUCCESS
 
-        statuses = list(CallbackEvent.objects.order_by("pk").values_list("status", flat=True))
-        assert statuses == [Status.PROCESSED, Status.DUPLICATE, Status.DUPLICATE]
+        events = list(CallbackEvent.objects.order_by("pk"))
+        if not self.repeats_are_duplicates:
+            assert [e.status for e in events] == [Status.PROCESSED] * 3
+            assert self.stored("a") == 3
+            assert [call["event"].pk for call in announced] == [e.pk for e in events]
+            return
+        assert [e.status for e in events] == [Status.PROCESSED, Status.DUPLICATE, Status.DUPLICATE]
         assert self.stored("a") == 1
         assert len(announced) == 1
+        assert self.observe("a") == self.effect("a", events[0])["stored"]  # left as it was
 
     @pytest.mark.usefixtures("mode")
     def test_a_raising_receiver_fails_the_event_and_a_replay_retries_only_it(

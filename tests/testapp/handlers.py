@@ -9,7 +9,7 @@ from django_imcallback.models import CallbackEvent
 from django_imcallback.serializers import IDField
 from django_imcallback.signals import CallbackSignal
 
-from .models import GroupQuit
+from .models import GroupQuit, LoggedMessage
 
 #: Sent once per stored quit, with ``quit`` (a GroupQuit) and ``event``.
 member_quit = CallbackSignal()
@@ -32,3 +32,25 @@ class QuitGroupHandler(Handler):
         if stored.event_id == event.pk:  # stored by this delivery, now or on an earlier try
             return Outcome(announce={"quit": stored})
         return Outcome(CallbackEvent.Status.DUPLICATE, f"Already stored as quit #{stored.pk}.")
+
+
+#: Sent once per logged message, with ``message`` (a LoggedMessage) and ``event``.
+message_logged = CallbackSignal()
+
+
+class MessageLogSerializer(serializers.Serializer):
+    sendID = IDField(source="sender_id")
+    content = serializers.CharField(allow_blank=True, trim_whitespace=False)
+
+
+class MessageLogHandler(Handler):
+    """Logs every message: two copies of one are two messages to this host."""
+
+    command = "callbackAfterSendSingleMsgCommand"
+    serializer_class = MessageLogSerializer
+    signal = message_logged
+    sender = LoggedMessage
+
+    def apply(self, event: CallbackEvent, data: dict[str, Any]) -> Outcome:
+        logged, _ = LoggedMessage.objects.get_or_create(event=event, defaults=data)
+        return Outcome(announce={"message": logged})

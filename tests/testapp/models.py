@@ -26,3 +26,16 @@ class GroupQuit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} left {self.group_id}"
+
+
+class LoggedMessage(models.Model):
+    """A message a host logs, every copy (the contract test's handler without duplicates)."""
+
+    sender_id = models.CharField(max_length=255)
+    content = models.TextField()
+    event = models.ForeignKey(
+        "django_imcallback.CallbackEvent", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"message from {self.sender_id}"

@@ -1,0 +1,100 @@
+"""The declarations: one per command, each valid, found, documented."""
+
+from pathlib import Path
+
+import pytest
+
+from django_imcallback.commands import Handler, registry, table
+from django_imcallback.models import CallbackEvent
+from django_imcallback.testing import deliver
+
+from ..factories import DISMISS
+
+pytestmark = pytest.mark.django_db
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+DECLARED = [command.name for command in registry.declarations()]
+
+
+@pytest.mark.parametrize("command", DECLARED)
+def test_every_declared_commands_example_is_valid_and_stored_as_typed(command):
+    result = deliver(command)
+
+    assert result.event.status == CallbackEvent.Status.PROCESSED, result.event.error
+    assert registry.get(command).command == command
+
+
+def test_a_command_is_declared_once_and_found_in_any_case():
+    assert len(DECLARED) == len({name.lower() for name in DECLARED})
+    assert registry.command("callbackafterdismissgroupcommand").name == (
+        "callbackAfterDisMissGroupCommand"
+    )
+    with pytest.raises(ValueError, match="declared twice"):
+        registry.declare(registry.command(DECLARED[0]))
+
+
+def test_a_hosts_handler_replaces_a_declared_one_until_unregistered():
+    class Mine(Handler):
+        command = "callbackAfterQuitGroupCommand"
+        serializer_class = registry.command(command).serializer
+        records_only = True
+
+    builtin = registry.get(Mine.command)
+    registry.register(Mine())
+    try:
+        assert isinstance(registry.get(Mine.command), Mine)
+    finally:
+        registry.unregister(Mine.command)
+    assert type(registry.get(Mine.command)) is type(builtin)
+
+
+def test_the_event_names_the_group_and_user_its_declaration_says():
+    conversation = deliver("callbackBeforeCreateGroupChatConversationsCommand", group_id="G9")
+    message = deliver("callbackBeforeSendSingleMsgCommand", user_id="alice", user_ids=["bob"])
+
+    assert (conversation.event.group_id, conversation.event.user_id) == ("G9", "")
+    assert (message.event.group_id, message.event.user_id) == ("", "alice")
+
+
+def test_the_docs_table_of_commands_is_current():
+    doc = (ROOT / "docs" / "commands.md").read_text()
+    assert doc.endswith(table()), "run `make commands`"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("command", "params", "about"),
+    [
+        (DISMISS, {"group_id": "g-1", "user_id": "own"}, ("g-1", "own")),
+        (
+            "callbackAfterJoinGroupCommand",
+            {"group_id": "g-2", "user_ids": ["joiner"]},
+            ("g-2", "joiner"),
+        ),
+        (
+            "callbackAfterQuitGroupCommand",
+            {"group_id": "g-3", "user_ids": ["quitter"]},
+            ("g-3", "quitter"),
+        ),
+        ("callbackBeforeSendSingleMsgCommand", {"user_id": "sender"}, ("", "sender")),
+        ("callbackAfterUserOnlineCommand", None, ("", "u-online")),  # no handler: still known
+    ],
+)
+def test_every_event_knows_the_group_and_user_it_is_about(post, command, params, about):
+    from django_imcallback.openim import body
+
+    payload = body(command, **params) if params else {"userID": "u-online", "platformID": 1}
+    post(payload, command=command)
+
+    event = CallbackEvent.objects.get()
+    assert (event.group_id, event.user_id) == about
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_invalid_delivery_still_names_its_group(post):
+    post({"callbackCommand": DISMISS, "groupID": "g-bad", "membersID": "not a list"})
+
+    event = CallbackEvent.objects.get()
+    assert (event.status, event.group_id) == (CallbackEvent.Status.INVALID, "g-bad")

@@ -1,0 +1,536 @@
+"""The group callbacks, the mirror of groups and members, and whole dismissal snapshots."""
+
+import json
+import threading
+from typing import ClassVar
+
+import pytest
+from django.db import connections
+from django.test import Client
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from django_imcallback.commands import registry
+from django_imcallback.commands.groups import CREATE_INFO_FIELDS
+from django_imcallback.models import (
+    CallbackEvent,
+    DismissedGroup,
+    IMGroup,
+    IMGroupChange,
+    IMGroupMember,
+)
+from django_imcallback.openim import go_json
+from django_imcallback.signals import (
+    group_created,
+    group_dismissed,
+    group_info_changed,
+    group_member_changed,
+    group_member_left,
+    group_members_joined,
+    group_owner_changed,
+)
+
+from ..conftest import SUCCESS, Recorder, assert_goes_on_unchanged, requires_postgres, send
+from ..factories import DISMISS, group_body
+from ..handler_cases import HandlerContract
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+Status = CallbackEvent.Status
+
+
+CREATE = "callbackAfterCreateGroupCommand"
+
+
+JOIN = "callbackAfterJoinGroupCommand"
+
+
+QUIT = "callbackAfterQuitGroupCommand"
+
+
+KICK = "callbackAfterKickGroupCommand"
+
+
+TRANSFER = "callbackAfterTransferGroupOwnerCommand"
+
+
+GROUP_COMMANDS = [c.name for c in registry.declarations() if c.family in ("groups", "dismissals")]
+
+
+def members_of(group_id):
+    group = IMGroup.objects.get(group_id=group_id)
+    return set(group.members.filter(left_at__isnull=True).values_list("user_id", flat=True))
+
+
+@pytest.fixture
+def recorder():
+    def connect(signal):
+        receiver = Recorder()
+        signal.connect(receiver, weak=False)
+        receivers.append((signal, receiver))
+        return receiver
+
+    receivers = []
+    yield connect
+    for signal, receiver in receivers:
+        signal.disconnect(receiver)
+
+
+def member_row(m):
+    return (m.role_level, m.joined_how, m.left_how, m.is_member, m.info, m.last_event_id)
+
+
+class GroupContract(HandlerContract):
+    users: ClassVar[list[str]] = ["u-1"]
+    extra: ClassVar[dict] = {}
+
+    def body(self, key):
+        return {**group_body(self.command, f"g-{key}", "owner", self.users, "op"), **self.extra}
+
+    def stored(self, key):
+        return IMGroupChange.objects.filter(group__group_id=f"g-{key}").count()
+
+    def observe(self, key):
+        group = IMGroup.objects.get(group_id=f"g-{key}")
+        fields = ("name", "owner_id", "group_type", "status", "info", "last_event_id")
+        return {
+            "group": {field: getattr(group, field) for field in fields},
+            "members": {
+                m.user_id: (
+                    m.role_level,
+                    m.joined_how,
+                    m.left_how,
+                    m.is_member,
+                    m.info,
+                    m.last_event_id,
+                )
+                for m in group.members.all()
+            },
+            "changes": list(group.changes.values_list("kind", "details", "event")),
+        }
+
+    def arguments(self, call):
+        return {**super().arguments(call), "group": call["group"].group_id}
+
+    def expect(self, key, event, *, members, details, group=None):
+        """The effect of a change to a group the mirror had not seen before it: ``members``
+        maps each user to (role level, joined how, left how, is a member[, info])."""
+        row = {"name": "", "owner_id": "", "group_type": None, "status": "active", "info": {}}
+        stored = {
+            "group": {**row, **(group or {}), "last_event_id": event.pk},
+            "members": {
+                user: (*member, *([{}] if len(member) == 4 else []), event.pk)
+                for user, member in members.items()
+            },
+            "changes": [(registry.get(self.command).kind, details, event.pk)],
+        }
+        return {"stored": stored, "announced": {"group": f"g-{key}", **details}}
+
+
+class TestCreate(GroupContract):
+    command, signal = CREATE, group_created
+
+    def effect(self, key, event):
+        sent = json.loads(bytes(event.body))
+        info = {field: sent[field] for field in CREATE_INFO_FIELDS}
+        group = {"name": f"Group g-{key}", "owner_id": "owner", "group_type": 2, "info": info}
+        members = {"owner": (100, "created", "", True), "u-1": (20, "created", "", True)}
+        details = {"member_ids": ["owner", "u-1"]}
+        return self.expect(key, event, group=group, members=members, details=details)
+
+
+class TestMembersJoin(GroupContract):
+    command, signal = "callbackBeforeMembersJoinGroupCommand", group_members_joined
+
+    def effect(self, key, event):
+        members = {"u-1": (20, "announced", "", True)}
+        return self.expect(
+            key, event, members=members, details={"user_ids": ["u-1"], "how": "announced"}
+        )
+
+
+class TestJoin(GroupContract):
+    command, signal = JOIN, group_members_joined
+
+    def effect(self, key, event):
+        members = {"u-1": (20, "joined", "", True)}
+        return self.expect(
+            key, event, members=members, details={"user_ids": ["u-1"], "how": "joined"}
+        )
+
+
+class TestQuit(GroupContract):
+    command, signal = QUIT, group_member_left
+
+    def effect(self, key, event):
+        details = {"user_ids": ["u-1"], "reason": "quit", "kicked_by": "", "message": ""}
+        return self.expect(key, event, members={"u-1": (None, "", "quit", False)}, details=details)
+
+
+class TestKick(GroupContract):
+    command, signal = KICK, group_member_left
+    extra: ClassVar[dict] = {"opUserID": "admin-1", "reason": "spam"}
+
+    def effect(self, key, event):
+        details = {
+            "user_ids": ["u-1"],
+            "reason": "kicked",
+            "kicked_by": "admin-1",
+            "message": "spam",
+        }
+        members = {"u-1": (None, "", "kicked", False)}
+        return self.expect(key, event, members=members, details=details)
+
+
+class TestTransfer(GroupContract):
+    command, signal = TRANSFER, group_owner_changed
+
+    def effect(self, key, event):
+        members = {"owner": (20, "seen", "", True), "u-1": (100, "seen", "", True)}
+        details = {"old_owner_id": "owner", "new_owner_id": "u-1"}
+        return self.expect(key, event, group={"owner_id": "u-1"}, members=members, details=details)
+
+
+class TestSetInfo(GroupContract):
+    """``""`` and ``null`` both mean unchanged."""
+
+    command, signal = "callbackAfterSetGroupInfoCommand", group_info_changed
+    extra: ClassVar[dict] = {"notification": "", "introduction": None, "ex": "x"}
+
+    def effect(self, key, event):
+        changes = {"groupName": f"Group g-{key} renamed", "ex": "x"}
+        group = {"name": f"Group g-{key} renamed", "info": {"ex": "x"}}
+        return self.expect(key, event, group=group, members={}, details={"changes": changes})
+
+
+class TestSetInfoEx(GroupContract):
+    """Only ``null`` means unchanged: ``""`` empties a field."""
+
+    command, signal = "callbackAfterSetGroupInfoExCommand", group_info_changed
+    extra: ClassVar[dict] = {"notification": "", "introduction": None, "ex": "x"}
+
+    def effect(self, key, event):
+        changes = {"groupName": f"Group g-{key} renamed", "notification": "", "ex": "x"}
+        group = {"name": f"Group g-{key} renamed", "info": {"notification": "", "ex": "x"}}
+        return self.expect(key, event, group=group, members={}, details={"changes": changes})
+
+
+class TestSetMemberInfo(GroupContract):
+    command, signal = "callbackAfterSetGroupMemberInfoCommand", group_member_changed
+    extra: ClassVar[dict] = {"nickName": "Nick", "faceURL": None, "roleLevel": 60}
+
+    def effect(self, key, event):
+        members = {"u-1": (60, "seen", "", True, {"nickName": "Nick"})}
+        details = {"user_id": "u-1", "changes": {"nickName": "Nick", "roleLevel": 60}}
+        return self.expect(key, event, members=members, details=details)
+
+
+def creation(owner, admins=(), members=(), operator=None):
+    """An after-create list as the server builds it: owner (100), admins (60), then every
+    user of the creation at 20 (members, admins, owner), then the operator when not among
+    them (``group.go`` CreateGroup)."""
+    users = [*members, *admins, owner]
+    if operator is not None and operator not in users:
+        users.append(operator)
+    entries = [{"userID": owner, "roleLevel": 100}]
+    entries += [{"userID": u, "roleLevel": 60} for u in admins]
+    entries += [{"userID": u, "roleLevel": 20} for u in users]
+    return {"initMemberList": entries, "memberCount": len(users)}
+
+
+def roles(group_id="G1"):
+    group = IMGroup.objects.get(group_id=group_id)
+    return dict(group.members.filter(left_at=None).values_list("user_id", "role_level"))
+
+
+ops = st.lists(
+    st.tuples(st.sampled_from(["join", "quit", "kick", "transfer"]), st.sampled_from("abcdef")),
+    max_size=25,
+)
+
+
+def _post_in_thread(command, group_id, users, **changes):
+    try:
+        body = {**group_body(command, group_id, "owner", users, "op"), **changes}
+        return Client().post(
+            f"/imcallback/{command}", go_json(body), content_type="application/json"
+        )
+    finally:
+        connections.close_all()
+
+
+@pytest.mark.parametrize("command", GROUP_COMMANDS)
+def test_every_group_command_is_typed_and_stored_as_the_server_sends_it(post, command):
+    sent = group_body(command, "G1", "owner", ["a", "b"], "op-1")
+    response = post(sent, command)
+
+    assert_goes_on_unchanged(command, sent, response)  # before-callbacks: allowed at once
+    event = CallbackEvent.objects.get()
+    assert (event.command, event.status) == (command, Status.PROCESSED)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [c for c in GROUP_COMMANDS if c.startswith("callbackBefore") and "MembersJoin" not in c],
+)
+def test_before_callbacks_are_recorded_and_change_nothing(post, received_signals, command):
+    send(post, command, users=["a"])
+
+    assert not IMGroup.objects.exists()
+    assert [call["command"] for call in received_signals] == [command]
+
+
+def test_a_create_body_has_an_integer_group_type_and_an_application_a_string(post):
+    send(post, CREATE)
+    assert IMGroup.objects.get().group_type == 2
+    bad = {**group_body(CREATE, "G2"), "groupType": "two"}
+    assert post(bad, CREATE).status_code == 400
+    apply = group_body("callbackBeforeJoinGroupCommand", "G3", user_ids=["a"])
+    assert apply["groupType"] == "\u0002"
+    assert post(apply, "callbackBeforeJoinGroupCommand").json() == SUCCESS
+
+
+def test_null_lists_and_html_escapes_are_read_as_go_writes_them(post):
+    event = send(post, CREATE, groupName="<b>Tom & Jerry</b>")
+    assert b'"groupName":"\\u003cb\\u003eTom \\u0026 Jerry' in bytes(event.body)
+    assert IMGroup.objects.get().name == "<b>Tom & Jerry</b>"
+
+    event = send(post, KICK, kickedUserIDs=None)
+    assert event.status == Status.DUPLICATE  # nobody named: nothing changed
+
+    event = send(post, "callbackBeforeMembersJoinGroupCommand", memberList=None)
+    assert event.status == Status.DUPLICATE
+
+
+@pytest.mark.parametrize(
+    ("command", "body"),
+    [
+        (CREATE, {"initMemberList": [None]}),
+        ("callbackBeforeMembersJoinGroupCommand", {"memberList": [None]}),
+    ],
+)
+def test_a_null_member_in_a_member_list_is_an_invalid_body(post, command, body):
+    response = post({**group_body(command), **body}, command)
+
+    assert response.status_code == 400
+    assert CallbackEvent.objects.get().status == Status.INVALID
+
+
+def test_the_join_callbacks_joiner_is_its_inviter_user_id(post):
+    send(post, JOIN, users=["joiner"])
+
+    member = IMGroupMember.objects.get(user_id="joiner")
+    assert (member.is_member, member.joined_how) == (True, "joined")
+
+
+def test_set_info_ex_null_means_unchanged(post, recorder):
+    changed = recorder(group_info_changed)
+    send(post, CREATE, groupName="Old")
+    send(post, "callbackAfterSetGroupInfoExCommand", groupName="New", ex="x")
+
+    group = IMGroup.objects.get()
+    assert (group.name, group.info["ex"], group.info["notification"]) == (
+        "New",
+        "x",
+        "",
+    )  # null: unchanged (the creation's "")
+    assert changed.calls[0]["changes"] == {"groupName": "New", "ex": "x"}
+
+
+def test_founders_keep_their_first_role_though_the_server_repeats_them_at_20(post, recorder):
+    created = recorder(group_created)
+    send(post, CREATE, **creation("owner", admins=["adm"], members=["m1", "m2"]))
+
+    assert roles() == {"owner": 100, "adm": 60, "m1": 20, "m2": 20}
+    assert created.calls[0]["member_ids"] == ["owner", "adm", "m1", "m2"]
+
+
+def test_the_servers_admin_user_creating_through_the_rest_api_is_no_member(post, recorder):
+    created = recorder(group_created)
+    send(post, CREATE, **creation("owner", members=["m1"], operator="imAdmin"))
+
+    assert roles() == {"owner": 100, "m1": 20}
+    assert created.calls[0]["member_ids"] == ["owner", "m1"]
+    send(post, "callbackAfterDisMissGroupCommand", users=[])
+    snapshot = DismissedGroup.objects.get().members.values_list("user_id", flat=True)
+    assert sorted(snapshot) == ["m1", "owner"]
+
+
+def test_the_servers_admin_user_listed_as_a_member_is_one(post, settings):
+    settings.IMCALLBACK = {"ADMIN_USER_IDS": ["imAdmin", "ops"]}
+    send(post, CREATE, "G1", **creation("owner", members=["imAdmin", "m1"], operator="ops"))
+    send(post, CREATE, "G2", owner="imAdmin", **creation("imAdmin", members=["m1"]))
+
+    assert roles("G1") == {"owner": 100, "imAdmin": 20, "m1": 20}
+    assert roles("G2") == {"imAdmin": 100, "m1": 20}
+
+
+def test_a_group_name_longer_than_255_characters_is_stored(post):
+    name = "n" * 1000  # the server sets no limit
+    send(post, CREATE, groupName=name)
+    assert IMGroup.objects.get().name == name
+
+
+@pytest.mark.parametrize("members", [None, ["owner", "c", "invited"]])
+def test_a_group_followed_from_creation_gives_the_administrators_dismissal_its_members(
+    post, recorder, members
+):
+    dismissed = recorder(group_dismissed)
+    left = recorder(group_member_left)
+    send(post, CREATE, users=["a", "b"])
+    send(post, JOIN, users=["c"])
+    send(post, "callbackBeforeMembersJoinGroupCommand", users=["invited"])
+    send(post, QUIT, users=["a"])
+    send(post, KICK, users=["b"], reason="spam")
+    send(post, TRANSFER, users=["c"])
+
+    # None: deleteMember true, one callback; else the server's full list (route 1 on PG).
+    send(post, DISMISS, users=[], membersID=members)
+
+    dismissal = DismissedGroup.objects.get()
+    assert dismissal.members_source == ("mirror" if members is None else "callback")
+    assert set(dismissal.members.values_list("user_id", flat=True)) == {"owner", "c", "invited"}
+    assert dismissal.member_count == 3
+    group = IMGroup.objects.get()
+    assert (group.status, group.owner_id) == ("dismissed", "c")
+    assert [call["dismissal"].pk for call in dismissed.calls] == [dismissal.pk]
+    assert [(c["user_ids"], c["reason"], c["message"]) for c in left.calls] == [
+        (["a"], "quit", ""),
+        (["b"], "kicked", "spam"),
+    ]
+
+
+def test_the_servers_own_member_list_replaces_a_snapshot_from_the_mirror(post, recorder):
+    dismissed = recorder(group_dismissed)
+    send(post, CREATE, users=["a"])
+    send(post, DISMISS, users=[], membersID=None)
+    send(post, DISMISS, users=["a", "late"])
+    send(post, DISMISS, users=[], membersID=[])  # never shrinks it
+
+    dismissal = DismissedGroup.objects.get()
+    assert dismissal.members_source == "callback"
+    assert set(dismissal.members.values_list("user_id", flat=True)) == {"a", "late"}
+    assert len(dismissed.calls) == 1
+
+
+def test_a_dismissal_of_a_group_never_seen_knows_nothing_of_its_members(post):
+    """Both routes: the member-less copy goes through the transaction, the full one is
+    stored by one statement on PostgreSQL."""
+    send(post, DISMISS, "unknown", users=[], membersID=None)
+
+    send(post, DISMISS, "unseen-with-members", users=["a"])
+
+    dismissal = DismissedGroup.objects.get(group_id="unknown")
+    assert (dismissal.members_source, dismissal.member_count) == ("none", 0)
+    assert not IMGroup.objects.exists()  # a dismissal does not add a group to the mirror
+
+
+def test_a_user_who_quits_and_rejoins_is_a_member_again(post, recorder):
+    joined = recorder(group_members_joined)
+    send(post, JOIN, users=["u"])
+    send(post, QUIT, users=["u"])
+    send(post, JOIN, users=["u"])
+
+    member = IMGroupMember.objects.get()
+    assert (member.is_member, member.left_how) == (True, "")
+    assert len(joined.calls) == 2
+
+
+def test_a_quit_for_a_group_never_seen_creates_it_and_remembers_the_departure(post):
+    send(post, QUIT, users=["u"])
+
+    member = IMGroupMember.objects.get()
+    assert (member.is_member, member.left_how, member.group.group_id) == (False, "quit", "G1")
+
+
+def test_an_older_event_time_never_overwrites_a_newer_change(post):
+    send(post, TRANSFER, users=["new"], eventTime=2_000_000)
+    event = send(post, TRANSFER, users=["older"], eventTime=1_000_000)
+
+    assert IMGroup.objects.get().owner_id == "new"
+    assert event.status == Status.DUPLICATE
+    send(post, QUIT, users=["x"], eventTime=5_000)
+    send(post, JOIN, users=["x"], eventTime=4_000)  # sent before the quit: stays out
+    assert "x" not in members_of("G1")
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(founders=st.sets(st.sampled_from("abcdef"), max_size=4), steps=ops)
+def test_the_mirror_follows_any_lifecycle_as_a_plain_model_does(post, founders, steps):
+    group_id = f"prop-{IMGroup.objects.count()}"
+    model = {"owner": 100, **{u: 20 for u in founders if u != "owner"}}
+    owner = "owner"
+    send(post, CREATE, group_id, users=sorted(founders))
+    for op, user in steps:
+        if op == "join":
+            send(post, JOIN, group_id, users=[user])
+            model.setdefault(user, 20)
+        elif op in ("quit", "kick"):
+            send(post, QUIT if op == "quit" else KICK, group_id, users=[user])
+            model.pop(user, None)
+        else:
+            body = {"oldOwnerUserID": owner, "newOwnerUserID": user}
+            send(post, TRANSFER, group_id, users=[user], **body)
+            model[owner], model[user], owner = 20, 100, user
+
+    group = IMGroup.objects.get(group_id=group_id)
+    mirrored = dict(group.members.filter(left_at=None).values_list("user_id", "role_level"))
+    assert mirrored == model
+    assert group.owner_id == owner
+
+
+@requires_postgres
+def test_concurrent_joins_and_quits_of_one_group_lose_nothing():
+    threads, answers = [], []
+
+    def worker(n):
+        for i in range(6):
+            answers.append(_post_in_thread(JOIN, "busy", [f"u{n}-{i}"]).status_code)
+            if i % 2:
+                answers.append(_post_in_thread(QUIT, "busy", [f"u{n}-{i}"]).status_code)
+
+    for n in range(8):
+        threads.append(threading.Thread(target=worker, args=(n,)))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert answers == [200] * 72
+    assert members_of("busy") == {f"u{n}-{i}" for n in range(8) for i in (0, 2, 4)}
+    assert IMGroupChange.objects.count() == 72
+
+
+@requires_postgres
+@pytest.mark.parametrize("attempt", range(4))
+def test_a_quit_racing_the_member_less_dismissal_gives_one_of_two_whole_snapshots(post, attempt):
+    group_id = f"race-{attempt}"
+    send(post, CREATE, group_id, users=["a", "b", "c"])
+    threads = [
+        threading.Thread(target=_post_in_thread, args=(QUIT, group_id, ["c"])),
+        threading.Thread(
+            target=_post_in_thread, args=(DISMISS, group_id, []), kwargs={"membersID": None}
+        ),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    dismissal = DismissedGroup.objects.get(group_id=group_id)
+    snapshot = sorted(dismissal.members.values_list("user_id", flat=True))
+    assert snapshot in (["a", "b", "c", "owner"], ["a", "b", "owner"])
+    assert dismissal.member_count == len(snapshot)
+    assert dismissal.members_source == "mirror"
+
+
+def test_an_integer_beyond_go_int32_is_an_invalid_body_not_a_failed_store(post):
+    command = "callbackAfterSetGroupMemberInfoCommand"
+    response = post({**group_body(command), "roleLevel": 2**31}, command)
+
+    assert response.status_code == 400
+    assert CallbackEvent.objects.get().status == Status.INVALID

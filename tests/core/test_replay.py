@@ -1,0 +1,274 @@
+"""Replay: what it takes, what it skips, what it reports."""
+
+import logging
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.utils import timezone
+
+from django_imcallback.models import CallbackEvent, DismissedGroup, DismissedGroupMember
+from django_imcallback.replay import replay_events
+from django_imcallback.signals import group_dismissed
+from django_imcallback.testing import deliver
+
+from ..conftest import go_json, requires_postgres, run_concurrently
+from ..factories import (
+    CallbackEventFactory,
+    DismissPayloadFactory,
+    dismiss_event,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+Status = CallbackEvent.Status
+
+
+Dispatch = CallbackEvent.Dispatch
+
+
+def test_failed_receiver_event_is_replayed_for_that_receiver_only(
+    post, failing_receiver, dismissed_signals
+):
+    post(DismissPayloadFactory(groupID="g1", membersID=["a", "b"]))
+    event = CallbackEvent.objects.get()
+    assert event.status == Status.FAILED
+    assert [call["dismissal"].group_id for call in dismissed_signals] == ["g1"]
+    failing_receiver.fixed = True  # the host fixed its receiver
+
+    call_command("imcallback_replay", str(event.pk))
+
+    event.refresh_from_db()
+    assert event.status == Status.PROCESSED
+    assert event.error == ""
+    assert event.attempts == 2
+    assert DismissedGroup.objects.count() == 1
+    assert DismissedGroupMember.objects.count() == 2
+    assert failing_receiver.calls == 2
+    assert len(dismissed_signals) == 1  # the receiver that had run is not run again
+    assert "receiver exploded" in event.attempt_log.get(number=1).error
+
+    call_command("imcallback_replay", str(event.pk))  # idempotent: nothing more happens
+
+    event.refresh_from_db()
+    assert event.attempts == 2
+    assert (failing_receiver.calls, len(dismissed_signals)) == (2, 1)
+
+
+def test_replay_without_arguments_takes_failed_invalid_and_unhandled_events(capsys):
+    failed = dismiss_event(status=Status.FAILED)
+    invalid = dismiss_event(status=Status.INVALID, payload={"groupID": "g-invalid"})
+    unhandled = dismiss_event(status=Status.UNHANDLED, payload={"groupID": "g-unhandled"})
+    processed = dismiss_event(status=Status.PROCESSED, payload={"groupID": "g-processed"})
+
+    call_command("imcallback_replay")
+
+    statuses = {e.pk: (e.status, e.attempts) for e in CallbackEvent.objects.all()}
+    assert statuses == {
+        failed.pk: (Status.PROCESSED, 1),
+        invalid.pk: (Status.PROCESSED, 1),
+        unhandled.pk: (Status.PROCESSED, 1),
+        processed.pk: (Status.PROCESSED, 0),
+    }
+    assert "Replayed 3 event(s): 3 processed." in capsys.readouterr().out
+
+
+def test_replay_by_status_and_command():
+    quit_event = dismiss_event(status=Status.UNHANDLED, command="callbackAfterQuitGroupCommand")
+    dismissal = dismiss_event(status=Status.UNHANDLED)
+
+    call_command(
+        "imcallback_replay",
+        status=["unhandled"],
+        callback_command="callbackafterdismissgroupcommand",
+    )
+
+    quit_event.refresh_from_db()
+    dismissal.refresh_from_db()
+    assert quit_event.attempts == 0
+    assert dismissal.status == Status.PROCESSED
+
+
+def test_replay_of_an_invalid_event_revalidates_it():
+    event = CallbackEventFactory(body=b"{broken", status=Status.INVALID)
+
+    call_command("imcallback_replay", str(event.pk))
+
+    event.refresh_from_db()
+    assert event.status == Status.INVALID
+    assert event.attempts == 1
+    assert "not valid JSON" in event.error
+
+
+def test_dry_run_changes_nothing(capsys):
+    event = dismiss_event(status=Status.FAILED)
+
+    call_command("imcallback_replay", "--dry-run")
+
+    event.refresh_from_db()
+    assert (event.status, event.attempts) == (Status.FAILED, 0)
+    assert not DismissedGroup.objects.exists()
+    assert "Would replay 1 event(s)" in capsys.readouterr().out
+
+
+def test_force_replays_processed_events_and_resends_signals(post, dismissed_signals):
+    post(DismissPayloadFactory())
+    event = CallbackEvent.objects.get()
+
+    call_command("imcallback_replay", str(event.pk), "--force")
+
+    assert len(dismissed_signals) == 2
+    assert DismissedGroup.objects.count() == 1
+
+
+def test_replay_skips_events_in_flight_but_takes_stuck_ones():
+    in_flight = dismiss_event(status=Status.RECEIVED)
+    stuck = dismiss_event(status=Status.RECEIVED)
+    CallbackEvent.objects.filter(pk=stuck.pk).update(
+        received_at=timezone.now() - timedelta(hours=1)
+    )
+
+    report = replay_events(CallbackEvent.objects.all())
+
+    assert report.skipped == [in_flight.pk]
+    assert dict(report.outcomes) == {Status.PROCESSED: 1}
+
+
+def test_unknown_event_id_is_an_error():
+    with pytest.raises(CommandError, match="No such event"):
+        call_command("imcallback_replay", "999999")
+
+
+def test_event_failing_again_is_reported(failing_receiver):
+    event = dismiss_event(status=Status.FAILED)
+
+    with pytest.raises(CommandError, match="1 event"):
+        call_command("imcallback_replay", str(event.pk))
+
+    event.refresh_from_db()
+    assert event.status == Status.FAILED
+    assert event.attempts == 1
+
+
+@pytest.mark.usefixtures("received_signals")
+def test_replay_without_ids_takes_stuck_received_queued_and_sending_events():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from ..factories import CallbackEventFactory
+
+    old = timezone.now() - timedelta(hours=1)
+    body = go_json(DismissPayloadFactory())
+    stuck = [
+        CallbackEventFactory(body=body, status=Status.RECEIVED),
+        CallbackEventFactory(body=body, status=Status.PROCESSED, dispatch_state=Dispatch.QUEUED),
+        CallbackEventFactory(body=body, status=Status.PROCESSED, dispatch_state=Dispatch.SENDING),
+    ]
+    CallbackEvent.objects.update(received_at=old, processed_at=old)
+
+    call_command("imcallback_replay")
+
+    assert set(CallbackEvent.objects.values_list("attempts", flat=True)) == {1}
+    assert len(stuck) == CallbackEvent.objects.filter(dispatch_state=Dispatch.SENT).count()
+
+
+def test_a_replayed_command_from_the_body_is_escaped_in_the_log(post, caplog):
+    body = go_json({**DismissPayloadFactory(), "callbackCommand": "cb\nINFO forged"})
+    post(body, command=None, path="/imcallback/")
+    CallbackEvent.objects.update(status=Status.FAILED)
+
+    with caplog.at_level(logging.INFO, logger="django_imcallback"):
+        call_command("imcallback_replay")
+
+    [message] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Replayed")]
+    assert "\n" not in message
+    assert "cb\\x0aINFO forged" in message
+
+
+@pytest.mark.parametrize("state", [Dispatch.PENDING, Dispatch.QUEUED, Dispatch.SENDING])
+def test_replay_leaves_fresh_owed_events_alone_and_takes_stale_ones(state, received_signals):
+    body = go_json(DismissPayloadFactory())
+    fresh = CallbackEventFactory(body=body, dispatch_state=state, processed_at=timezone.now())
+    stale = CallbackEventFactory(body=body, dispatch_state=state)
+    hour_ago = timezone.now() - timedelta(hours=1)
+    CallbackEvent.objects.filter(pk=stale.pk).update(received_at=hour_ago, processed_at=hour_ago)
+
+    report = replay_events(CallbackEvent.objects.order_by("pk"))
+
+    assert report.skipped == [fresh.pk]
+    fresh.refresh_from_db()
+    stale.refresh_from_db()
+    assert (fresh.attempts, fresh.dispatch_state) == (0, state)
+    assert (stale.attempts, stale.dispatch_state) == (1, Dispatch.SENT)
+
+
+def test_replay_limit_is_honoured(capsys):
+    for _ in range(5):
+        CallbackEventFactory(body=go_json(DismissPayloadFactory()), status=Status.FAILED)
+
+    call_command("imcallback_replay", "--limit", "2")
+
+    statuses = list(CallbackEvent.objects.order_by("pk").values_list("status", flat=True))
+    assert statuses == [Status.PROCESSED] * 2 + [Status.FAILED] * 3
+    assert "Replayed 2 event(s)" in capsys.readouterr().out
+
+
+@pytest.mark.usefixtures("received_signals")
+def test_replay_without_force_leaves_stale_announced_events_alone():
+    body = go_json(DismissPayloadFactory())
+    done = CallbackEventFactory(body=body, dispatch_state=Dispatch.SENT)
+    failed = CallbackEventFactory(body=body, status=Status.FAILED)
+    hour_ago = timezone.now() - timedelta(hours=1)
+    CallbackEvent.objects.update(received_at=hour_ago, processed_at=hour_ago)
+
+    report = replay_events(CallbackEvent.objects.order_by("pk"))
+
+    assert report.skipped == [done.pk]
+    assert CallbackEvent.objects.get(pk=failed.pk).attempts == 1
+
+
+def test_force_replays_failed_events_as_well_as_done_ones():
+    body = go_json(DismissPayloadFactory())
+    failed = CallbackEventFactory(body=body, status=Status.FAILED)
+    done = CallbackEventFactory(body=body, status=Status.PROCESSED)
+
+    report = replay_events(CallbackEvent.objects.order_by("pk"), force=True)
+
+    assert report.skipped == []
+    assert {e.pk: e.attempts for e in CallbackEvent.objects.all()} == {failed.pk: 1, done.pk: 1}
+
+
+def test_a_dry_run_goes_past_events_it_would_skip():
+    body = go_json(DismissPayloadFactory())
+    skipped = CallbackEventFactory(body=body, status=Status.PROCESSED)
+    failed = CallbackEventFactory(body=body, status=Status.FAILED)
+
+    report = replay_events(CallbackEvent.objects.order_by("pk"), dry_run=True)
+
+    assert report.skipped == [skipped.pk]
+    assert dict(report.outcomes) == {"to replay": 1}
+    assert CallbackEvent.objects.get(pk=failed.pk).attempts == 0
+
+
+def test_replay_takes_a_stored_command_the_app_does_not_declare(capsys):
+    deliver("callbackAfterUserOnlineCommand", b'{"userID":"u"}')
+    call_command(
+        "imcallback_replay", "--command", "callbackAfterUserOnlineCommand", "--status", "unhandled"
+    )
+    assert "1" in capsys.readouterr().out
+
+
+@requires_postgres
+def test_concurrent_replays_of_one_event_announce_once(failing_receiver, dismissed_signals):
+
+    body = go_json(DismissPayloadFactory(groupID="g-replay"))
+    event = CallbackEventFactory(body=body, status=Status.FAILED)
+    group_dismissed.disconnect(failing_receiver)
+
+    run_concurrently([lambda: replay_events([event]) for _ in range(10)])
+
+    assert len(dismissed_signals) == 1
+    event.refresh_from_db()
+    assert (event.status, event.attempts) == (Status.PROCESSED, 1)
