@@ -220,3 +220,12 @@ def test_the_admin_shows_the_verdict_and_the_answer_sent(admin_client, post, dec
 
     assert list(listing.context["cl"].result_list) == [event]
     assert "&quot;errMsg&quot;: &quot;refused &lt;b&gt;&quot;" in page.content.decode()
+
+
+def test_events_are_found_by_their_number(admin_client):
+    wanted, other = CallbackEventFactory(), CallbackEventFactory()
+
+    response = admin_client.get(EVENTS, {"q": str(wanted.pk)})
+
+    assert [event.pk for event in response.context["cl"].result_list] == [wanted.pk]
+    assert other.pk != wanted.pk

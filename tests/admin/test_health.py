@@ -109,3 +109,26 @@ def test_the_hourly_chart_counts_deliveries_in_a_half_hour_time_zone(settings):
     [dismissals] = report.commands
     assert [bar.total for bar in dismissals.hourly[-2:]] == [1, 2]
     assert report.daily[-1].total == 3
+
+
+def test_a_steady_command_is_not_quiet_before_its_rate_says_deliveries_are_missing():
+    rows = hourly(DISMISS, range(3, 24 * 7, 12), count=1)  # twice a day, every day
+    last = {DISMISS: NOW.replace(minute=0) - timedelta(hours=3)}
+
+    report = health.build(rows, last, NOW)
+
+    [dismiss] = report.commands
+    assert dismiss.days_seen >= health.STEADY_DAYS  # steady: only the rate keeps it calm
+    assert report.quiet == []
+
+
+def test_a_busy_command_seen_on_too_few_days_is_not_quiet_however_long_the_silence():
+    rows = hourly(ONLINE, range(30, 50))  # busy for most of a day, two days ago
+    last = {ONLINE: NOW.replace(minute=0) - timedelta(hours=30)}
+
+    report = health.build(rows, last, NOW)
+
+    [online] = report.commands
+    expected = online.usual_per_hour * 30.5
+    assert expected >= health.QUIET_EXPECTED  # the rate alone would call it quiet
+    assert report.quiet == []

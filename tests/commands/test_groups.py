@@ -2,14 +2,16 @@
 
 import json
 import threading
+import time
 from typing import ClassVar
 
 import pytest
-from django.db import connections
+from django.db import connections, transaction
 from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from django_imcallback import mirror
 from django_imcallback.commands import registry
 from django_imcallback.commands.groups import CREATE_INFO_FIELDS
 from django_imcallback.models import (
@@ -31,7 +33,7 @@ from django_imcallback.signals import (
 )
 
 from ..conftest import SUCCESS, Recorder, assert_goes_on_unchanged, requires_postgres, send
-from ..factories import DISMISS, group_body
+from ..factories import DISMISS, CallbackEventFactory, group_body
 from ..handler_cases import HandlerContract
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -452,6 +454,97 @@ def test_an_older_event_time_never_overwrites_a_newer_change(post):
     send(post, QUIT, users=["x"], eventTime=5_000)
     send(post, JOIN, users=["x"], eventTime=4_000)  # sent before the quit: stays out
     assert "x" not in members_of("G1")
+
+
+def test_a_change_sent_at_the_same_event_time_is_applied_in_arrival_order(post):
+    send(post, JOIN, users=["x"], eventTime=5_000)
+    quit = send(post, QUIT, users=["x"], eventTime=5_000)  # the same millisecond: not older
+
+    assert quit.status == Status.PROCESSED
+    assert "x" not in members_of("G1")
+
+
+def test_a_current_members_new_role_names_the_event_that_set_it(post):
+    send(post, CREATE, users=["m"])
+    transfer = send(post, TRANSFER, users=["m"])  # the owner's role goes to m
+
+    member, owner = IMGroupMember.objects.order_by("user_id").filter(user_id__in=["m", "owner"])
+    assert (member.user_id, member.role_level, member.last_event_id) == ("m", 100, transfer.pk)
+    assert (owner.user_id, owner.role_level, owner.last_event_id) == ("owner", 20, transfer.pk)
+
+
+def test_a_member_less_repeat_leaves_the_mirrored_dismissal_as_the_first_copy_left_it(post):
+    send(post, CREATE, users=["a"])
+    first = send(post, DISMISS, users=["a"])
+    dismissed_at = IMGroup.objects.get().dismissed_at
+
+    repeat = send(post, DISMISS, users=[], membersID=None)
+
+    group = IMGroup.objects.get()
+    assert repeat.status == Status.DUPLICATE
+    assert (group.status, group.dismissed_at, group.last_event_id) == (
+        "dismissed",
+        dismissed_at,
+        first.pk,
+    )
+
+
+@requires_postgres
+def test_a_second_change_to_a_group_waits_for_the_first_ones_transaction():
+    """Two transactions stepped through the race: the second locks the group only after
+    the first commits, and then sees the first one's member."""
+    event = CallbackEventFactory()
+    locked, release, seen, errors = threading.Event(), threading.Event(), [], []
+
+    def first():
+        try:
+            with transaction.atomic():
+                group = mirror.lock_group("raced")
+                mirror.admit(group, event, {"early": None}, "joined")
+                locked.set()
+                release.wait(10)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    def second():
+        try:
+            with transaction.atomic():
+                group = mirror.lock_group("raced")
+                seen.append(sorted(mirror.members(group, ["early"])))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    threads[0].start()
+    assert locked.wait(10)
+    threads[1].start()
+    waiting = wait_for_a_lock_wait()
+    release.set()
+    for thread in threads:
+        thread.join(10)
+
+    assert errors == []
+    assert waiting, "the second transaction did not wait for the group's lock"
+    assert seen == [["early"]]
+
+
+def wait_for_a_lock_wait(timeout=5.0):
+    """Whether another connection of this test is seen waiting for a row lock."""
+    deadline = time.monotonic() + timeout
+    with connections["default"].cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone()[0]:
+                return True
+            time.sleep(0.02)
+    return False
 
 
 @settings(

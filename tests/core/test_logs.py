@@ -5,7 +5,7 @@ import logging
 
 import pytest
 
-from django_imcallback.logs import LOST_DELIVERY
+from django_imcallback.logs import LOST_DELIVERY, logsafe
 from django_imcallback.models import CallbackEvent
 
 from ..conftest import database_down, go_json
@@ -98,3 +98,10 @@ def test_a_lost_delivery_is_one_line_that_parses_back_exactly(post, monkeypatch,
     assert "\n" not in message
     assert message.isascii()
     assert json.loads(message.removeprefix(LOST_DELIVERY))["body"].encode() == body
+
+
+def test_a_backslash_is_escaped_so_that_no_escape_can_be_forged():
+    sent = "op\\x0aERROR forged"  # the characters of an escape, not a line break
+
+    assert logsafe(sent) == "op\\\\x0aERROR forged"
+    assert logsafe(sent) != logsafe("op\nERROR forged")

@@ -79,3 +79,13 @@ def test_prune_older_than_counts_days_not_hours():
     call_command("imcallback_prune", "--older-than", "1")
 
     assert list(CallbackEvent.objects.values_list("pk", flat=True)) == [kept.pk]
+
+
+def test_prune_older_than_zero_deletes_everything_received_before_now():
+    earlier = dismiss_event()
+    hour_ago = timezone.now() - timedelta(hours=1)
+    CallbackEvent.objects.filter(pk=earlier.pk).update(received_at=hour_ago)
+
+    call_command("imcallback_prune", "--older-than", "0")
+
+    assert not CallbackEvent.objects.filter(pk=earlier.pk).exists()

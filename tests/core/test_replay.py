@@ -8,9 +8,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
+from django_imcallback import replay
 from django_imcallback.models import CallbackEvent, DismissedGroup, DismissedGroupMember
 from django_imcallback.replay import replay_events
-from django_imcallback.signals import group_dismissed
+from django_imcallback.signals import group_dismissed, receiver_name
 from django_imcallback.testing import deliver
 
 from ..conftest import go_json, requires_postgres, run_concurrently
@@ -272,3 +273,61 @@ def test_concurrent_replays_of_one_event_announce_once(failing_receiver, dismiss
     assert len(dismissed_signals) == 1
     event.refresh_from_db()
     assert (event.status, event.attempts) == (Status.PROCESSED, 1)
+
+
+def test_a_replay_retries_the_receivers_that_failed_last_not_those_that_failed_first(post):
+    """Two receivers fail; one is fixed; the next replay's failure names only the other,
+    so the replay after that retries only the other."""
+    calls = {"first": 0, "second": 0}
+    broken = {"first", "second"}
+
+    def first(sender, **kwargs):
+        calls["first"] += 1
+        if "first" in broken:
+            raise RuntimeError("first receiver")
+
+    def second(sender, **kwargs):
+        calls["second"] += 1
+        if "second" in broken:
+            raise RuntimeError("second receiver")
+
+    group_dismissed.connect(first, weak=False)
+    group_dismissed.connect(second, weak=False)
+    try:
+        post(DismissPayloadFactory())
+        event = CallbackEvent.objects.get()
+        broken.discard("first")
+        replay_events([event])  # retries both: the first succeeds, the second fails again
+        broken.discard("second")
+        replay_events([event])  # retries the second only
+    finally:
+        group_dismissed.disconnect(first)
+        group_dismissed.disconnect(second)
+
+    assert calls == {"first": 2, "second": 3}
+    event.refresh_from_db()
+    assert (event.status, event.attempts) == (Status.PROCESSED, 3)
+    assert event.attempt_log.get(number=3).retried_receivers == [receiver_name(second)]
+
+
+def test_an_event_being_replayed_is_not_claimed_by_a_second_replay(monkeypatch):
+    """The claim stamps the event, so a second replay running meanwhile (cron overlapping an
+    operator) skips it though it was received long ago."""
+    event = dismiss_event(status=Status.FAILED)
+    hour_ago = timezone.now() - timedelta(hours=1)
+    CallbackEvent.objects.filter(pk=event.pk).update(received_at=hour_ago, processed_at=hour_ago)
+    meanwhile = []
+
+    def process(claimed):
+        meanwhile.append(replay_events([claimed]))  # the second replay, mid-way through
+        return real_process(claimed)
+
+    real_process = replay.process
+    monkeypatch.setattr(replay, "process", process)
+
+    report = replay_events([event])
+
+    assert [r.skipped for r in meanwhile] == [[event.pk]]
+    assert report.outcomes == {Status.PROCESSED: 1}
+    event.refresh_from_db()
+    assert event.attempts == 1

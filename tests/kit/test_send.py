@@ -2,6 +2,9 @@
 
 import json
 import re
+import threading
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from django.core.management import call_command
@@ -211,3 +214,38 @@ def test_send_says_how_the_server_reads_a_change(live_server, capsys):
         decisions.forget(tidy)
 
     assert "OpenIM would let the action go on, CHANGED: nickName='bob'." in capsys.readouterr().out
+
+
+@contextmanager
+def answering(answer: bytes):
+    """A receiver on 127.0.0.1 that answers every POST with HTTP 200 and ``answer``."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_http_200_with_an_error_code_is_not_taken_for_acceptance(capsys):
+    answer = b'{"actionCode":0,"errCode":5001,"errMsg":"busy","errDlt":"","nextCode":0}'
+
+    with answering(answer) as url, pytest.raises(CommandError, match="did not accept"):
+        call_command("imcallback_send", f"{url}/imcallback")
+
+    assert "HTTP 200" in capsys.readouterr().out
