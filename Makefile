@@ -89,7 +89,7 @@ commands: install
 test-schema: openapi-check
 	BIN=$(BIN) scripts/test-schema.sh
 
-## Mutation testing (mutmut) of the security, pipeline and replay modules; not run by CI.
+## Mutation testing (mutmut) of the modules in [tool.mutmut] (pyproject.toml); not run by CI.
 mutate: install
 	$(BIN)/python -m pip install --quiet -e ".[dev,mutate]"
 	cd $(CURDIR) && $(BIN)/mutmut run $(MUTATE_ARGS) || true

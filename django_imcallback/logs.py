@@ -67,8 +67,8 @@ def log_lost_delivery(event: CallbackEvent) -> None:
 
     After ``LOST_DELIVERY`` comes one JSON object (ASCII only, so the line is one line
     whatever the body holds) that ``json.loads`` gives back exactly: ``command``,
-    ``operation_id``, ``remote_addr``, ``headers``, ``body_encoding`` (``utf-8`` or
-    ``base64``) and ``body``.
+    ``operation_id``, ``remote_addr``, ``received_at``, ``headers``, ``body_encoding``
+    (``utf-8`` or ``base64``) and ``body``.
     """
     body = bytes(event.body)
     try:

@@ -6,6 +6,7 @@ import pytest
 
 from django_imcallback.commands import Handler, registry, table
 from django_imcallback.models import CallbackEvent
+from django_imcallback.openim import body
 from django_imcallback.testing import deliver
 
 from ..factories import DISMISS
@@ -98,3 +99,16 @@ def test_an_invalid_delivery_still_names_its_group(post):
 
     event = CallbackEvent.objects.get()
     assert (event.status, event.group_id) == (CallbackEvent.Status.INVALID, "g-bad")
+
+
+#: Keys a serializer reads that the open-source server's bodies leave out.
+NOT_SENT_BY_THE_OPEN_SOURCE_SERVER = {"eventTime", "operationID", "opUserID"}
+
+
+@pytest.mark.parametrize("command", [c.name for c in registry.declarations()])
+def test_every_example_body_has_exactly_the_keys_its_serializer_reads(command):
+    keys = set(body(command))
+    fields = set(registry.command(command).serializer().fields)
+
+    assert keys <= fields, f"keys the server does not send: {sorted(keys - fields)}"
+    assert fields - keys <= NOT_SENT_BY_THE_OPEN_SOURCE_SERVER

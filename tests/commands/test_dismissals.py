@@ -8,8 +8,10 @@ import pytest
 from django.db import connection, connections, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from django_imcallback.models import CallbackEvent, DismissedGroup, DismissedGroupMember
+from django_imcallback.models import CallbackEvent, DismissedGroup, DismissedGroupMember, IMGroup
+from django_imcallback.openim import body
 
 from ..conftest import SUCCESS, go_json, requires_postgres, run_concurrently
 from ..factories import DISMISS, DismissPayloadFactory
@@ -17,6 +19,7 @@ from ..factories import DISMISS, DismissPayloadFactory
 pytestmark = pytest.mark.django_db(transaction=True)
 
 Status = CallbackEvent.Status
+CREATE = "callbackAfterCreateGroupCommand"
 
 
 def members_of(group_id):
@@ -230,8 +233,8 @@ def test_racing_member_less_copies_never_lose_the_member_set(dismissed_signals):
 def test_the_servers_repeat_raises_no_database_error(post, dismissed_signals, failed_statements):
     """OpenIM sends every dismissal twice; the repeat must not put an ERROR in PostgreSQL's log."""
     payload = DismissPayloadFactory()
-    for body in (payload, {**payload, "membersID": None}):
-        assert post(body).status_code == 200
+    for copy in (payload, {**payload, "membersID": None}):
+        assert post(copy).status_code == 200
 
     assert failed_statements == []
     assert list(CallbackEvent.objects.order_by("pk").values_list("status", flat=True)) == [
@@ -325,3 +328,54 @@ def test_a_repeat_that_waited_for_the_first_copy_is_recorded_as_a_duplicate():
     )
     assert statements[0].startswith("WITH outcome")  # route 1 found nothing stored
     assert any("FOR UPDATE" in statement for statement in statements)  # route 2 waited
+
+
+def test_each_copy_of_a_dismissal_says_what_it_did_to_the_stored_one(post):
+    post(DismissPayloadFactory(groupID="g-notes", membersID=None))
+    post(DismissPayloadFactory(groupID="g-notes", membersID=["a"]))
+    post(DismissPayloadFactory(groupID="g-notes", membersID=["a", "b"]))
+
+    dismissal = DismissedGroup.objects.get()
+    first, completing, repeat = CallbackEvent.objects.order_by("pk")
+    assert (first.status, first.error) == (Status.PROCESSED, "")
+    assert (completing.status, completing.error) == (
+        Status.PROCESSED,
+        f"Completed the member snapshot of dismissal #{dismissal.pk}.",
+    )
+    assert (repeat.status, repeat.error) == (
+        Status.DUPLICATE,
+        f"Group 'g-notes' is already stored as dismissal #{dismissal.pk}.",
+    )
+
+
+def test_the_servers_list_replacing_the_mirrors_snapshot_says_so(post):
+    post({**body(CREATE, group_id="g-m", user_id="own", user_ids=["own", "a"])}, CREATE)
+    post(DismissPayloadFactory(groupID="g-m", membersID=None))
+    post(DismissPayloadFactory(groupID="g-m", membersID=["own", "a", "late"]))
+
+    dismissal = DismissedGroup.objects.get()
+    completing = CallbackEvent.objects.order_by("pk").last()
+    assert completing.error == (
+        f"Completed the member snapshot of dismissal #{dismissal.pk}"
+        " (it replaces the one taken from the mirror)."
+    )
+    assert (dismissal.members_source, dismissal.member_count) == ("callback", 3)
+
+
+@pytest.mark.parametrize("event_time", [None, 1_700_000_000_000])
+def test_a_mirrored_group_is_dismissed_at_the_event_time_by_its_event(post, event_time):
+    post(body(CREATE, group_id="g-t", user_id="own", user_ids=["own"]), CREATE)
+    sent = DismissPayloadFactory(groupID="g-t", membersID=None)
+    if event_time is not None:
+        sent["eventTime"] = event_time
+    before = timezone.now()
+
+    post(sent)
+
+    group = IMGroup.objects.get(group_id="g-t")
+    dismissal_event = CallbackEvent.objects.order_by("pk").last()
+    assert (group.status, group.last_event_id) == ("dismissed", dismissal_event.pk)
+    if event_time is None:
+        assert before <= group.dismissed_at <= timezone.now()
+    else:
+        assert group.dismissed_at == datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)

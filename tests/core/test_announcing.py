@@ -1,6 +1,7 @@
 """The signals: after commit, once, and what a failing receiver leaves."""
 
 import threading
+import traceback
 
 import pytest
 from django.core.management import call_command
@@ -9,8 +10,9 @@ from django.db import OperationalError, connections, transaction
 from django_imcallback import announcing
 from django_imcallback.handlers import Handler, Outcome, registry
 from django_imcallback.models import CallbackEvent, DismissedGroup
+from django_imcallback.replay import replay_events
 from django_imcallback.serializers import IDField
-from django_imcallback.signals import group_dismissed
+from django_imcallback.signals import callback_received, group_dismissed
 
 from ..conftest import SUCCESS, requires_postgres, updates_fail
 from ..factories import DISMISS, DismissPayloadFactory
@@ -198,3 +200,59 @@ def test_receivers_run_after_commit_seen_from_another_connection(
         group_dismissed.disconnect(receiver)
 
     assert seen == [True]
+
+
+def test_a_first_delivery_that_goes_well_writes_no_attempt(post, dismissed_signals):
+    post(DismissPayloadFactory())
+
+    event = CallbackEvent.objects.get()
+    assert (event.status, event.dispatch_state, event.attempts) == ("processed", "sent", 1)
+    assert not event.attempt_log.exists()
+    assert len(dismissed_signals) == 1
+
+
+def test_every_failing_receivers_traceback_is_kept(post):
+    errors = []
+
+    def raising(message):
+        def receiver(sender, **kwargs):
+            errors.append(RuntimeError(message))
+            raise errors[-1]
+
+        return receiver
+
+    receivers = [raising("first broke"), raising("second broke")]
+    for receiver in receivers:
+        group_dismissed.connect(receiver, weak=False)
+    try:
+        post(DismissPayloadFactory())
+    finally:
+        for receiver in receivers:
+            group_dismissed.disconnect(receiver)
+
+    event = CallbackEvent.objects.get()
+    assert event.error == "\n".join("".join(traceback.format_exception(e)) for e in errors)
+
+
+def test_a_replay_retries_only_the_failed_callback_received_receivers(post):
+    calls = {"steady": 0, "flaky": 0}
+
+    def steady(sender, **kwargs):
+        calls["steady"] += 1
+
+    def flaky(sender, **kwargs):
+        calls["flaky"] += 1
+        if calls["flaky"] == 1:
+            raise RuntimeError("flaky")
+
+    callback_received.connect(steady, weak=False)
+    callback_received.connect(flaky, weak=False)
+    try:
+        post(DismissPayloadFactory())
+        replay_events(CallbackEvent.objects.all())
+    finally:
+        callback_received.disconnect(steady)
+        callback_received.disconnect(flaky)
+
+    assert calls == {"steady": 1, "flaky": 2}
+    assert CallbackEvent.objects.get().dispatch_state == "sent"

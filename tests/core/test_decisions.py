@@ -318,3 +318,60 @@ def test_a_misconfigured_budget_still_decides(post, decider, settings, caplog):
         assert refuses(post(message(), SINGLE).json())
 
     assert "DECISION_BUDGET_MS" in caplog.text
+
+
+def test_a_default_block_sends_its_errdlt_and_a_missing_one_sends_an_empty_one(
+    post, decider, settings
+):
+    blocks = {"errCode": 5000, "errMsg": "Try later", "errDlt": "moderation down"}
+    settings.IMCALLBACK = {
+        "DECISION_DEFAULTS": {SINGLE: blocks, MODIFY: {"errCode": 1, "errMsg": "x"}}
+    }
+    decider(SINGLE)(lambda e, p: 1 / 0)
+    decider(MODIFY)(lambda e, p: 1 / 0)
+
+    single = post(message(), SINGLE).json()
+    modify = post({**message(), "callbackCommand": MODIFY}, MODIFY).json()
+
+    assert single == {"actionCode": 0, "nextCode": 1, **blocks}
+    assert (modify["errDlt"], modify["nextCode"]) == ("", 1)
+
+
+def test_a_misconfigured_default_is_logged_naming_the_command(post, decider, settings, caplog):
+    settings.IMCALLBACK = {"DECISION_DEFAULTS": {"*": "deny"}}
+    decider(SINGLE)(lambda e, p: 1 / 0)
+
+    with caplog.at_level(logging.ERROR, logger="django_imcallback"):
+        answer = post(message("hello"), SINGLE).json()
+
+    assert answer == SUCCESS
+    [logged] = [r.getMessage() for r in caplog.records if "DECISION_DEFAULTS" in r.getMessage()]
+    assert logged == (
+        f'IMCALLBACK["DECISION_DEFAULTS"] for {SINGLE} is neither "allow" nor a block '
+        '({"errCode": ..., "errMsg": ...}); answering allow.'
+    )
+
+
+class Moderator:
+    """A decider that is a callable object (no ``__qualname__`` of its own)."""
+
+    def __call__(self, event, payload):
+        raise RuntimeError("moderation service down")
+
+    def __repr__(self):
+        return "<Moderator>"
+
+
+def test_a_failing_decider_object_is_named_by_its_module_and_repr(post, decider):
+    decider(SINGLE)(Moderator())
+
+    post(message(), SINGLE)
+
+    event = CallbackEvent.objects.get()
+    assert event.error.startswith(f"Decider {__name__}.<Moderator> failed:\n")
+
+
+def test_equal_changes_are_one_change():
+    assert Change(nickName="a") == Change(nickName="a")
+    assert len({Change(nickName="a", ex=""), Change(ex="", nickName="a")}) == 1
+    assert hash(Change(nickName="a")) == hash(Change(nickName="b"))  # hashed by its keys

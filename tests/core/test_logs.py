@@ -2,6 +2,7 @@
 
 import json
 import logging
+from datetime import datetime
 
 import pytest
 
@@ -105,3 +106,36 @@ def test_a_backslash_is_escaped_so_that_no_escape_can_be_forged():
 
     assert logsafe(sent) == "op\\\\x0aERROR forged"
     assert logsafe(sent) != logsafe("op\nERROR forged")
+
+
+def test_a_lost_delivery_holds_every_field_of_the_delivery_and_the_traceback(
+    post, monkeypatch, caplog
+):
+    from django.db.backends.utils import CursorWrapper
+
+    payload = DismissPayloadFactory(groupID="g-lost")
+    monkeypatch.setattr(CursorWrapper, "execute", database_down)
+
+    with caplog.at_level(logging.ERROR, logger="django_imcallback"):
+        post(payload, operation_id="op-lost", REMOTE_ADDR="10.1.2.3")
+
+    [record] = [r for r in caplog.records if LOST_DELIVERY in r.getMessage()]
+    lost = json.loads(record.getMessage().removeprefix(LOST_DELIVERY))
+    assert set(lost) == {
+        "command",
+        "operation_id",
+        "remote_addr",
+        "received_at",
+        "headers",
+        "body_encoding",
+        "body",
+    }
+    assert (lost["command"], lost["operation_id"], lost["remote_addr"]) == (
+        DISMISS,
+        "op-lost",
+        "10.1.2.3",
+    )
+    assert lost["headers"]["Operationid"] == "op-lost"
+    assert datetime.fromisoformat(lost["received_at"]).tzinfo is not None
+    assert (lost["body_encoding"], lost["body"]) == ("utf-8", go_json(payload).decode())
+    assert record.exc_info is not None  # the database's error, with its traceback

@@ -298,3 +298,14 @@ def test_an_unparseable_client_address_is_refused_by_the_allowlist(post, setting
 
     assert response.status_code == 403
     assert not CallbackEvent.objects.exists()
+
+
+@pytest.mark.parametrize("scheme", ["Basic", "basic", "BASIC"])
+def test_the_auth_scheme_is_read_in_any_case_as_go_reads_it(post, basic_auth, scheme):
+    """RFC 7235: the scheme is case-insensitive (Go's parseBasicAuth uses EqualFold)."""
+    header = basic("openim:new-secret").replace("Basic", scheme, 1)
+
+    response = post(DismissPayloadFactory(), headers={"Authorization": header})
+
+    assert response.status_code == 200
+    assert CallbackEvent.objects.count() == 1

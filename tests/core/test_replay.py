@@ -1,6 +1,7 @@
 """Replay: what it takes, what it skips, what it reports."""
 
 import logging
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -10,12 +11,13 @@ from django.utils import timezone
 
 from django_imcallback import replay
 from django_imcallback.models import CallbackEvent, DismissedGroup, DismissedGroupMember
-from django_imcallback.replay import replay_events
+from django_imcallback.replay import ReplayReport, replay_events
 from django_imcallback.signals import group_dismissed, receiver_name
 from django_imcallback.testing import deliver
 
 from ..conftest import go_json, requires_postgres, run_concurrently
 from ..factories import (
+    DISMISS,
     CallbackEventFactory,
     DismissPayloadFactory,
     dismiss_event,
@@ -331,3 +333,40 @@ def test_an_event_being_replayed_is_not_claimed_by_a_second_replay(monkeypatch):
     assert report.outcomes == {Status.PROCESSED: 1}
     event.refresh_from_db()
     assert event.attempts == 1
+
+
+def test_the_replay_report_says_what_happened_in_words():
+    report = ReplayReport(
+        outcomes=Counter({Status.PROCESSED: 2, Status.FAILED: 1}), skipped=[7], failed=[3]
+    )
+
+    assert report.summary() == (
+        "Replayed 3 event(s): 1 failed, 2 processed. "
+        "Skipped 1 not replayable now (already done or in flight)."
+    )
+    assert report.problems() == ["Event #3 failed again; its error holds the traceback."]
+    assert ReplayReport().summary() == "Replayed 0 event(s)."
+    dry = ReplayReport(outcomes=Counter({"to replay": 2}), dry_run=True)
+    assert dry.summary() == "Would replay 2 event(s): 2 to replay."
+
+
+def test_a_dry_run_counts_every_event_it_would_replay():
+    events = [dismiss_event(status=Status.FAILED) for _ in range(3)]
+
+    report = replay_events(
+        CallbackEvent.objects.filter(pk__in=[e.pk for e in events]), dry_run=True
+    )
+
+    assert report.outcomes == {"to replay": 3}
+    assert report.summary() == "Would replay 3 event(s): 3 to replay."
+
+
+def test_each_replay_is_logged_and_an_event_failing_again_is_listed(failing_receiver, caplog):
+    event = dismiss_event(status=Status.FAILED)
+
+    with caplog.at_level(logging.INFO, logger="django_imcallback"):
+        report = replay_events(CallbackEvent.objects.filter(pk=event.pk))
+
+    assert report.failed == [event.pk]
+    replayed = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Replayed")]
+    assert replayed == [f"Replayed event {event.pk} ({DISMISS}): failed."]

@@ -2,6 +2,7 @@
 
 import json
 import logging
+import traceback
 
 import pytest
 from django.db import connection
@@ -356,3 +357,23 @@ def test_a_statement_failing_at_its_members_stores_only_the_failed_delivery(
     assert not DismissedGroup.objects.exists()
     assert not DismissedGroupMember.objects.exists()
     assert dismissed_signals == []
+
+
+def test_a_storing_failure_keeps_the_whole_traceback_and_its_attempt(post, monkeypatch):
+    raised = []
+
+    def broken(*args, **kwargs):
+        error = RuntimeError("disk full of bugs")
+        raised.append(error)
+        raise error
+
+    monkeypatch.setattr(DismissGroupHandler, "store_in_one_statement", broken)
+    monkeypatch.setattr(DismissGroupHandler, "apply", broken)
+
+    post(DismissPayloadFactory())
+
+    event = CallbackEvent.objects.get()
+    [error] = raised
+    assert event.error == "".join(traceback.format_exception(error))
+    [attempt] = event.attempt_log.all()
+    assert (attempt.number, attempt.status, attempt.error) == (1, Status.FAILED, event.error)

@@ -191,3 +191,16 @@ def test_a_task_whose_receiver_raises_fails_in_the_backend_too(post, settings, m
 
     event.refresh_from_db()
     assert (event.status, event.dispatch_state) == (Status.FAILED, Dispatch.FAILED)
+
+
+def test_a_queued_announcement_sent_by_its_task_reports_sent(post, settings, monkeypatch):
+    from django_imcallback import pipeline
+
+    settings.IMCALLBACK = {"DISPATCH": "task"}
+    monkeypatch.setattr(pipeline, "_announce", lambda *args: None)  # leave it queued
+    post(DismissPayloadFactory())
+    event = CallbackEvent.objects.get()
+    monkeypatch.undo()
+
+    assert send_queued(event.pk) == "sent"
+    assert send_queued(event.pk).startswith("skipped: not queued")

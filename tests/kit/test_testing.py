@@ -1,7 +1,10 @@
 """django_imcallback.testing: body(), deliver(), the imcallback fixture."""
 
+from types import ModuleType
+
 import pytest
 from django.test import Client
+from django.urls import NoReverseMatch
 
 from django_imcallback import decisions
 from django_imcallback.decisions import Block, decides
@@ -121,3 +124,42 @@ def test_deliver_finds_the_event_by_the_operation_id_it_sent_in_headers():
 
     assert result.event is not None
     assert result.event.operation_id == "mine"
+
+
+@pytest.mark.parametrize(
+    ("allowed", "address"),
+    [(None, "127.0.0.1"), (["10.0.0.5/32"], "10.0.0.5"), (["10.0.0.0/24"], "10.0.0.1")],
+)
+def test_deliver_comes_as_the_server_does_from_an_address_the_allowlist_lets_in(
+    settings, allowed, address
+):
+    settings.IMCALLBACK = {"ALLOWED_IPS": allowed} if allowed else {}
+
+    result = deliver("callbackAfterDisMissGroupCommand")
+
+    assert result.status_code == 200
+    assert result.event.remote_addr == address
+    assert result.event.headers["User-Agent"] == "Go-http-client/1.1"
+
+
+def test_deliver_into_a_project_without_the_urls_says_how_to_mount_them(settings):
+    unmounted = ModuleType("urls")
+    unmounted.urlpatterns = []
+    settings.ROOT_URLCONF = unmounted
+
+    with pytest.raises(NoReverseMatch) as raised:
+        deliver("callbackAfterDisMissGroupCommand")
+
+    assert str(raised.value) == (
+        'django_imcallback.urls is not mounted: add path("imcallback/", '
+        'include("django_imcallback.urls")) to your ROOT_URLCONF.'
+    )
+
+
+def test_the_kit_offers_the_commands_body_builds_and_nothing_else():
+    import django_imcallback.testing as kit
+    from django_imcallback import openim
+
+    assert kit.COMMANDS == openim.COMMANDS
+    with pytest.raises(AttributeError, match=r"^no_such_helper$"):
+        kit.no_such_helper  # noqa: B018

@@ -373,3 +373,26 @@ def test_an_accepted_change_changes_the_request_in_exactly_its_fields(command, d
             targets.add(spec.lands_on)
             assert reading.request[spec.lands_on] == value
     assert set(changed) <= targets
+
+
+@pytest.mark.parametrize(
+    ("block", "why"),
+    [
+        (
+            Block(2**40, "too big"),
+            "Block: json: cannot unmarshal number 1099511627776 into errCode of type int32",
+        ),
+        (Block(1, None), "Block: err_msg and err_dlt must be strings."),
+        (Block(1, "ok", 5), "Block: err_msg and err_dlt must be strings."),
+        (Block(1, "\ud800"), "Block: err_msg and err_dlt must be valid Unicode text."),
+        (Block(1, "ok", "\udc80"), "Block: err_msg and err_dlt must be valid Unicode text."),
+    ],
+)
+def test_why_a_block_cannot_be_read_is_the_events_error(decider, block, why):
+    decider("callbackBeforeSendSingleMsgCommand")(lambda e, p: block)
+
+    result = deliver("callbackBeforeSendSingleMsgCommand")
+
+    assert result.answer == SUCCESS
+    assert (result.event.status, result.event.verdict) == ("failed", "default")
+    assert result.event.error.splitlines()[-1] == f"django_imcallback.decisions.BadChange: {why}"
