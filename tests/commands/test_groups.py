@@ -494,6 +494,7 @@ def test_a_second_change_to_a_group_waits_for_the_first_ones_transaction():
     """Two transactions stepped through the race: the second locks the group only after
     the first commits, and then sees the first one's member."""
     event = CallbackEventFactory()
+    IMGroup.objects.create(group_id="raced")  # known already: only the row lock can order them
     locked, release, seen, errors = threading.Event(), threading.Event(), [], []
 
     def first():
