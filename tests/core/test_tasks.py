@@ -175,16 +175,22 @@ def test_two_db_workers_drain_a_burst_with_duplicates_exactly_once(post, setting
     assert os.getpid() not in pids, "announced by the workers, not in the request"
 
 
-@pytest.mark.usefixtures("failing_receiver")
-def test_a_task_whose_receiver_raises_fails_in_the_backend_too(post, settings, monkeypatch):
-    """The worker raises, so the task backend records the failure as well as the event."""
+@pytest.fixture
+def queued_event(post, settings, monkeypatch):
+    """A delivery acknowledged in task mode whose task has not run yet."""
     from django_imcallback import pipeline
 
     settings.IMCALLBACK = {"DISPATCH": "task"}
     monkeypatch.setattr(pipeline, "_announce", lambda *args: None)  # leave it queued
     post(DismissPayloadFactory())
-    event = CallbackEvent.objects.get()
     monkeypatch.undo()
+    return CallbackEvent.objects.get()
+
+
+@pytest.mark.usefixtures("failing_receiver")
+def test_a_task_whose_receiver_raises_fails_in_the_backend_too(queued_event):
+    """The worker raises, so the task backend records the failure as well as the event."""
+    event = queued_event
 
     with pytest.raises(RuntimeError, match=f"receiver of event {event.pk} raised"):
         send_queued(event.pk)
@@ -193,14 +199,6 @@ def test_a_task_whose_receiver_raises_fails_in_the_backend_too(post, settings, m
     assert (event.status, event.dispatch_state) == (Status.FAILED, Dispatch.FAILED)
 
 
-def test_a_queued_announcement_sent_by_its_task_reports_sent(post, settings, monkeypatch):
-    from django_imcallback import pipeline
-
-    settings.IMCALLBACK = {"DISPATCH": "task"}
-    monkeypatch.setattr(pipeline, "_announce", lambda *args: None)  # leave it queued
-    post(DismissPayloadFactory())
-    event = CallbackEvent.objects.get()
-    monkeypatch.undo()
-
-    assert send_queued(event.pk) == "sent"
-    assert send_queued(event.pk).startswith("skipped: not queued")
+def test_a_queued_announcement_sent_by_its_task_reports_sent(queued_event):
+    assert send_queued(queued_event.pk) == "sent"
+    assert send_queued(queued_event.pk).startswith("skipped: not queued")
