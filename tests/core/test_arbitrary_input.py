@@ -60,19 +60,19 @@ def deliver_and_check(body: bytes, command: str = DISMISS) -> None:
 
 @PROPERTY_SETTINGS
 @given(st.binary(max_size=512))
-def test_arbitrary_bytes(body):
+def test_any_bytes_are_recorded_and_answered_in_openim_json(body):
     deliver_and_check(body)
 
 
 @PROPERTY_SETTINGS
 @given(json_values)
-def test_arbitrary_json(value):
+def test_any_json_value_is_recorded_and_answered_in_openim_json(value):
     deliver_and_check(go_json(value))
 
 
 @PROPERTY_SETTINGS
 @given(dismiss_like)
-def test_dismiss_shaped_objects(payload):
+def test_any_dismissal_shaped_object_is_recorded_and_answered_without_a_500(payload):
     deliver_and_check(go_json(payload))
 
 
@@ -85,5 +85,5 @@ def test_dismiss_shaped_objects(payload):
     ),
     json_values,
 )
-def test_arbitrary_commands(command, value):
+def test_any_command_name_is_recorded_and_answered_in_openim_json(command, value):
     deliver_and_check(go_json(value), command=command)

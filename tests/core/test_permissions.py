@@ -148,7 +148,9 @@ def test_spoofed_left_most_hop_is_not_believed(post, settings, caplog):
         ("::ffff:10.0.0.1", "1.1.1.1", "1.1.1.1"),  # IPv4-mapped peer
     ],
 )
-def test_client_ip(rf, remote, forwarded, expected):
+def test_the_client_is_the_right_most_address_no_trusted_proxy_added(
+    rf, remote, forwarded, expected
+):
     assert str(client_ip(request_from(rf, remote, forwarded), NETS)) == expected
 
 
@@ -167,7 +169,7 @@ def test_client_ip(rf, remote, forwarded, expected):
         ("", None),
     ],
 )
-def test_parse_ip(value, expected):
+def test_an_address_is_read_with_or_without_port_brackets_and_spaces(value, expected):
     address = parse_ip(value)
     assert (str(address) if address else None) == expected
 
