@@ -191,7 +191,8 @@ def test_a_bare_allow_blanks_a_group_edit():
 
 @pytest.mark.parametrize("command", [SET_INFO, SET_INFO_EX])
 def test_a_group_edit_goes_on_as_the_user_made_it(command):
-    """The defect: the allow answer had no groupID, and the server went on with ""."""
+    """The server copies every answer field over the request: the allow answer repeats
+    groupID and the rest, or the server would go on with an empty one."""
     body = registry.command(command).example(_example())
     result = deliver(command, body)
 
