@@ -8,6 +8,7 @@ from typing import ClassVar
 import pytest
 from django.db import connections, transaction
 from django.test import Client
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -628,3 +629,105 @@ def test_an_integer_beyond_go_int32_is_an_invalid_body_not_a_failed_store(post):
 
     assert response.status_code == 400
     assert CallbackEvent.objects.get().status == Status.INVALID
+
+
+SET_INFO = "callbackAfterSetGroupInfoCommand"
+SET_MEMBER = "callbackAfterSetGroupMemberInfoCommand"
+MEMBERS_JOIN = "callbackBeforeMembersJoinGroupCommand"
+
+
+@pytest.mark.parametrize(
+    ("newer", "older", "unchanged"),
+    [
+        ((QUIT, {}), (MEMBERS_JOIN, {}), lambda: "u" not in members_of("G1")),
+        ((JOIN, {}), (KICK, {}), lambda: "u" in members_of("G1")),
+        ((JOIN, {}), (QUIT, {}), lambda: "u" in members_of("G1")),
+        (
+            (SET_INFO, {"groupName": "new"}),
+            (SET_INFO, {"groupName": "old"}),
+            lambda: IMGroup.objects.get().name == "new",
+        ),
+        (
+            (SET_MEMBER, {"roleLevel": 60}),
+            (SET_MEMBER, {"roleLevel": 20}),
+            lambda: IMGroupMember.objects.get(user_id="u").role_level == 60,
+        ),
+        (
+            (TRANSFER, {}),
+            (SET_MEMBER, {"roleLevel": 20}),
+            lambda: IMGroupMember.objects.get(user_id="u").role_level == 100,
+        ),
+    ],
+)
+def test_a_change_sent_before_the_last_one_applied_is_not_applied(post, newer, older, unchanged):
+    (first, first_changes), (then, then_changes) = newer, older
+    send(post, first, users=["u"], eventTime=5_000, **first_changes)
+
+    late = send(post, then, users=["u"], eventTime=4_000, **then_changes)
+
+    assert late.status == Status.DUPLICATE
+    assert unchanged()
+
+
+@pytest.mark.parametrize(
+    ("state", "changed"),
+    [
+        ({"owner_id": "o", "roles": {"o": 20, "n": 100}}, True),  # only the owner is stale
+        ({"owner_id": "n", "roles": {"o": 100, "n": 20}}, True),  # only the roles are stale
+        ({"owner_id": "n", "roles": {"n": 100}, "left": {"o": 20}}, True),  # the old owner left
+        ({"owner_id": "n", "roles": {"o": 20, "n": 100}}, False),  # the mirror shows it all
+    ],
+)
+def test_a_transfer_is_a_change_when_any_part_of_it_is_news(post, state, changed):
+    group = IMGroup.objects.create(group_id="G1", owner_id=state["owner_id"])
+    for user, role in state["roles"].items():
+        group.members.create(user_id=user, role_level=role, joined_how="seen")
+    for user, role in state.get("left", {}).items():
+        group.members.create(user_id=user, role_level=role, left_at=timezone.now())
+
+    event = send(post, TRANSFER, owner="o", users=["n"])
+
+    assert event.status == (Status.PROCESSED if changed else Status.DUPLICATE)
+    assert roles() == {"o": 20, "n": 100}
+    assert IMGroup.objects.get().owner_id == "n"
+
+
+def test_a_members_later_edits_change_what_they_name_and_keep_the_rest(post):
+    send(post, SET_MEMBER, users=["u"], roleLevel=60, nickName="First")
+    renamed = send(post, SET_MEMBER, users=["u"], roleLevel=None, nickName="Second")
+
+    member = IMGroupMember.objects.get(user_id="u")
+    assert renamed.status == Status.PROCESSED
+    assert (member.role_level, member.info, member.last_event_id) == (
+        60,
+        {"nickName": "Second"},
+        renamed.pk,
+    )
+    assert member.joined_at is not None  # first seen by the edit, joined by then
+
+
+def test_a_group_edit_of_one_field_keeps_the_name(post):
+    send(post, CREATE, groupName="Name")
+
+    send(post, SET_INFO, groupName="", ex="y")
+
+    group = IMGroup.objects.get()
+    assert (group.name, group.info["ex"]) == ("Name", "y")
+
+
+def test_a_kick_without_an_operator_or_a_reason_says_so_with_empty_strings(post, recorder):
+    left = recorder(group_member_left)
+    send(post, CREATE, users=["u"])
+
+    send(post, KICK, users=["u"])
+
+    [call] = left.calls
+    assert (call["kicked_by"], call["message"]) == ("", "")
+
+
+def test_a_dismissal_snapshot_from_the_mirror_lists_the_owner_first_and_unknown_roles_last(post):
+    send(post, CREATE, users=["b"])
+    send(post, SET_MEMBER, users=["a"], roleLevel=None, nickName="Seen")  # role unknown
+
+    group = IMGroup.objects.get()
+    assert mirror.current_member_ids(group) == ["owner", "b", "a"]

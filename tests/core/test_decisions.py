@@ -139,7 +139,9 @@ def test_a_raising_decider_answers_the_default_and_records_the_traceback(post, d
     event = CallbackEvent.objects.get()
     assert (event.status, event.verdict) == (Status.FAILED, "default")
     assert "moderation service down" in event.error
-    assert "Decider tests.core.test_decisions" in caplog.text
+    name = f"{__name__}.{broken.__qualname__}"
+    assert event.error.startswith(f"Decider {name} failed:\n")
+    assert f"Decider {name} of {SINGLE} failed; answering the default." in caplog.text
 
 
 def test_the_default_verdict_is_configurable_per_command(post, decider, settings):
@@ -373,5 +375,17 @@ def test_a_failing_decider_object_is_named_by_its_module_and_repr(post, decider)
 
 def test_equal_changes_are_one_change():
     assert Change(nickName="a") == Change(nickName="a")
+    assert Change(nickName="a") != Change(nickName="b")
+    assert Change(nickName="a") != {"nickName": "a"}
     assert len({Change(nickName="a", ex=""), Change(ex="", nickName="a")}) == 1
     assert hash(Change(nickName="a")) == hash(Change(nickName="b"))  # hashed by its keys
+
+
+def test_without_a_configured_default_a_failing_decider_is_allowed_quietly(post, decider, caplog):
+    decider(SINGLE)(lambda e, p: 1 / 0)
+
+    with caplog.at_level(logging.ERROR, logger="django_imcallback"):
+        answer = post(message(), SINGLE).json()
+
+    assert answer == SUCCESS
+    assert "DECISION_DEFAULTS" not in caplog.text  # allow is the default, not a mistake

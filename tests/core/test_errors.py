@@ -222,3 +222,12 @@ def test_a_body_without_content_length_is_refused_past_the_limit(settings):
     assert response.status_code == 413
     event = CallbackEvent.objects.get()
     assert (event.status, event.body_size) == (Status.INVALID, 101)
+
+
+def test_a_refused_delivery_is_one_attempt_with_the_reason_as_its_error(post):
+    response = post(DismissPayloadFactory(), content_type="text/plain")
+
+    event = CallbackEvent.objects.get()
+    answer = response.json()
+    assert (response.status_code, event.status, event.attempts) == (400, "invalid", 1)
+    assert event.error == f"{answer['errMsg']} ({answer['errDlt']})"

@@ -139,3 +139,17 @@ def test_a_lost_delivery_holds_every_field_of_the_delivery_and_the_traceback(
     assert datetime.fromisoformat(lost["received_at"]).tzinfo is not None
     assert (lost["body_encoding"], lost["body"]) == ("utf-8", go_json(payload).decode())
     assert record.exc_info is not None  # the database's error, with its traceback
+
+
+def test_a_lost_delivery_with_non_ascii_text_is_still_one_ascii_line(post, monkeypatch, caplog):
+    from django.db.backends.utils import CursorWrapper
+
+    payload = DismissPayloadFactory(groupID="群-lost")
+    monkeypatch.setattr(CursorWrapper, "execute", database_down)
+
+    with caplog.at_level(logging.ERROR, logger="django_imcallback"):
+        post(payload)
+
+    [message] = [r.getMessage() for r in caplog.records if LOST_DELIVERY in r.getMessage()]
+    assert message.isascii()
+    assert json.loads(message.removeprefix(LOST_DELIVERY))["body"] == go_json(payload).decode()

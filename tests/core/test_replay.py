@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from django_imcallback import replay
 from django_imcallback.models import CallbackEvent, DismissedGroup, DismissedGroupMember
@@ -370,3 +370,14 @@ def test_each_replay_is_logged_and_an_event_failing_again_is_listed(failing_rece
     assert report.failed == [event.pk]
     replayed = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Replayed")]
     assert replayed == [f"Replayed event {event.pk} ({DISMISS}): failed."]
+
+
+def test_the_replay_report_speaks_the_operators_language():
+    dry = ReplayReport(outcomes=Counter({"to replay": 2}), dry_run=True)
+
+    with translation.override("zh-hans"):
+        label = translation.gettext("to replay")
+        summary = dry.summary()
+
+    assert label != "to replay"
+    assert f"2 {label}" in summary

@@ -163,3 +163,10 @@ def test_the_kit_offers_the_commands_body_builds_and_nothing_else():
     assert kit.COMMANDS == openim.COMMANDS
     with pytest.raises(AttributeError, match=r"^no_such_helper$"):
         kit.no_such_helper  # noqa: B018
+
+
+def test_deliver_refuses_a_payload_and_body_parameters_together():
+    with pytest.raises(TypeError) as raised:
+        deliver("callbackAfterDisMissGroupCommand", {"groupID": "g"}, group_id="g")
+
+    assert str(raised.value) == "Pass either a payload or the body's parameters, not both."

@@ -397,3 +397,33 @@ def test_why_a_block_cannot_be_read_is_the_events_error(decider, block, why):
     assert result.answer == SUCCESS
     assert (result.event.status, result.event.verdict) == ("failed", "default")
     assert result.event.error.splitlines()[-1] == f"django_imcallback.decisions.BadChange: {why}"
+
+
+def test_a_misconfigured_default_still_answers_a_group_edit_with_its_echo(decider, settings):
+    settings.IMCALLBACK = {"DECISION_DEFAULTS": {"*": "deny"}}
+
+    @decider(SET_INFO_EX)
+    def broken(event, payload):
+        raise RuntimeError("bug")
+
+    body = registry.command(SET_INFO_EX).example(_example())
+    result = deliver(SET_INFO_EX, body)
+
+    reading = read_answer(SET_INFO_EX, body, result.response.content)
+    assert (reading.outcome, reading.changed(body)) == ("goes on", {})
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"nickName": ["a"]}, "callbackBeforeUpdateUserInfoCommand: nickName must be Go's "),
+        ({"ex": {"k": "v"}}, "callbackBeforeUpdateUserInfoCommand: ex must be Go's "),
+    ],
+)
+def test_a_change_of_the_wrong_shape_is_refused_naming_the_field(decider, change, error):
+    decider(USER_INFO)(lambda e, p: Change(**change))
+
+    result = deliver(USER_INFO)
+
+    assert result.event.status == "failed"
+    assert error in result.event.error.splitlines()[-1]
