@@ -731,3 +731,38 @@ def test_a_dismissal_snapshot_from_the_mirror_lists_the_owner_first_and_unknown_
 
     group = IMGroup.objects.get()
     assert mirror.current_member_ids(group) == ["owner", "b", "a"]
+
+
+@pytest.mark.parametrize(
+    ("newer", "older", "unchanged"),
+    [
+        ((QUIT, {}), (JOIN, {}), lambda: "u" not in members_of("G1")),
+        ((KICK, {}), (MEMBERS_JOIN, {}), lambda: "u" not in members_of("G1")),
+        (
+            (TRANSFER, {}),
+            (SET_MEMBER, {"roleLevel": 20}),
+            lambda: IMGroupMember.objects.get(user_id="u").role_level == 100,
+        ),
+    ],
+)
+def test_a_members_change_remembers_when_it_was_sent(post, newer, older, unchanged):
+    send(post, CREATE, users=["u"], eventTime=1_000)
+    (first, first_changes), (then, then_changes) = newer, older
+    applied = send(post, first, users=["u"], eventTime=5_000, **first_changes)
+
+    late = send(post, then, users=["u"], eventTime=4_000, **then_changes)
+
+    assert (applied.status, late.status) == (Status.PROCESSED, Status.DUPLICATE)
+    assert unchanged()
+    assert IMGroupMember.objects.get(user_id="u").last_event_id == applied.pk
+
+
+def test_one_user_skipped_in_a_list_does_not_stop_the_others(post):
+    send(post, CREATE, users=["gone", "stays"])
+    send(post, QUIT, users=["gone"], eventTime=5_000)
+    send(post, KICK, users=["gone", "stays"])  # gone had left already
+
+    assert members_of("G1") == {"owner"}
+    send(post, MEMBERS_JOIN, users=["gone", "new"], eventTime=4_000)  # gone: older than its quit
+
+    assert members_of("G1") == {"owner", "new"}

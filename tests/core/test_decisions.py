@@ -389,3 +389,18 @@ def test_without_a_configured_default_a_failing_decider_is_allowed_quietly(post,
 
     assert answer == SUCCESS
     assert "DECISION_DEFAULTS" not in caplog.text  # allow is the default, not a mistake
+
+
+def test_the_first_decider_of_a_command_is_registered_and_consulted(post, monkeypatch):
+    monkeypatch.setattr(decisions, "_deciders", {})  # nobody decides anything yet
+
+    @decides(SINGLE)
+    def refuse(event, payload):
+        return Block(7, "no")
+
+    try:
+        answer = post(message(), SINGLE).json()
+    finally:
+        decisions.forget(refuse)
+
+    assert (answer["errCode"], answer["nextCode"]) == (7, 1)

@@ -109,7 +109,9 @@ def test_a_lost_enqueue_is_logged_and_replayable(post, settings, monkeypatch, ca
 
     event = CallbackEvent.objects.get()
     assert event.dispatch_state == Dispatch.QUEUED
-    assert "Could not enqueue" in caplog.text
+    [logged] = [r for r in caplog.records if r.getMessage().startswith("Could not enqueue")]
+    assert logged.getMessage() == f"Could not enqueue the announcement of event {event.pk}."
+    assert logged.exc_info is not None
 
 
 @requires_postgres

@@ -243,32 +243,163 @@ def test_a_push_change_replaces_the_recipients(decider):
         assert result.event.verdict == "change"
 
 
+MODIFY_TAKES = (
+    "content, recvID, groupID, clientMsgID, serverMsgID, senderPlatformID, senderNickname, "
+    "senderFaceURL, sessionType, msgFrom, contentType, status, options, offlinePushInfo, "
+    "atUserIDList, attachedInfo, ex"
+)
+GROUP_INFO_TAKES = (
+    "groupID, groupName, introduction, faceURL, ex, needVerification, lookMemberInfo, "
+    "applyMemberFriend"
+)
+NOT_A_JSON_OBJECT = (
+    f"{MODIFY}: content must be a JSON object in a string; the server refuses the message "
+    "otherwise."
+)
+JOINING_NEEDS = f"{JOINING}: memberCallbackList: every entry needs the userID of a joining member"
+
+
 @pytest.mark.parametrize(
-    ("command", "change"),
+    ("command", "change", "why"),
     [
-        (ONLINE_PUSH, Change(userIDList=["x"])),  # the server applies nothing
-        (OFFLINE_PUSH, Change(userIDs=["x"])),  # not the server's key
-        (OFFLINE_PUSH, Change(userIDList=[])),  # ignored when empty
-        (MODIFY, Change(sendTime=1)),  # not in the server's answer struct
-        (MODIFY, Change(content="not json")),  # the server refuses the message
-        (MODIFY, Change(content='"a string"')),
-        (MEMBER_INFO, Change(roleLevel="60")),  # a string for an int32
-        (MEMBER_INFO, Change(roleLevel=2**31)),
-        (MEMBER_INFO, Change(nickName=None)),  # null changes nothing
-        (SET_INFO, Change(notification="x")),  # read, never applied
-        (SET_INFO_EX, Change(notification="x")),
-        (USER_INFO_EX, Change(faceURL="f")),  # the request's faceURL is null
-        (JOINING, Change(memberCallbackList=[{"nickname": "x"}])),  # no userID
-        (JOINING, Change(memberCallbackList=[{"userID": "stranger"}])),
-        (MODIFY, Change(offlinePushInfo={"title": "t", "colour": "red"})),
-        (USER_INFO, Change(nickName="a", nickname="b")),  # both name one field
-        ("callbackBeforeSetFriendRemarkCommand", Change(remark="")),
+        (  # the server applies nothing
+            ONLINE_PUSH,
+            Change(userIDList=["x"]),
+            f"{ONLINE_PUSH} cannot change userIDList; it takes nothing (block or allow only).",
+        ),
+        (  # not the server's key
+            OFFLINE_PUSH,
+            Change(userIDs=["x"]),
+            f"{OFFLINE_PUSH} cannot change userIDs; it takes userIDList, offlinePushInfo.",
+        ),
+        (
+            OFFLINE_PUSH,
+            Change(userIDList=[]),
+            f"{OFFLINE_PUSH}: userIDList is ignored by the server when empty.",
+        ),
+        (  # not in the server's answer struct
+            MODIFY,
+            Change(sendTime=1),
+            f"{MODIFY} cannot change sendTime; it takes {MODIFY_TAKES}.",
+        ),
+        (MODIFY, Change(content="not json"), NOT_A_JSON_OBJECT),
+        (MODIFY, Change(content='"a string"'), NOT_A_JSON_OBJECT),
+        (
+            MEMBER_INFO,
+            Change(roleLevel="60"),
+            f"{MEMBER_INFO}: roleLevel must be Go's *int32: json: cannot unmarshal string into "
+            "roleLevel of type int32",
+        ),
+        (
+            MEMBER_INFO,
+            Change(roleLevel=2**31),
+            f"{MEMBER_INFO}: roleLevel must be Go's *int32: json: cannot unmarshal number "
+            "2147483648 into roleLevel of type int32",
+        ),
+        (  # null changes nothing
+            MEMBER_INFO,
+            Change(nickName=None),
+            f"{MEMBER_INFO}: nickName cannot be null: the server would ignore it.",
+        ),
+        (  # read, never applied
+            SET_INFO,
+            Change(notification="x"),
+            f"{SET_INFO} cannot change notification; it takes {GROUP_INFO_TAKES}.",
+        ),
+        (
+            SET_INFO_EX,
+            Change(notification="x"),
+            f"{SET_INFO_EX} cannot change notification; it takes {GROUP_INFO_TAKES}.",
+        ),
+        (  # the request's faceURL is null
+            USER_INFO_EX,
+            Change(faceURL="f"),
+            f"{USER_INFO_EX}: faceURL: the request leaves faceURL unset, and the server would "
+            "write through its unset value (the update would fail).",
+        ),
+        (
+            JOINING,
+            Change(memberCallbackList=[{"nickname": "x"}]),
+            f"{JOINING_NEEDS} (user001, user002); got None.",
+        ),
+        (
+            JOINING,
+            Change(memberCallbackList=[{"userID": "stranger"}]),
+            f"{JOINING_NEEDS} (user001, user002); got 'stranger'.",
+        ),
+        (
+            MODIFY,
+            Change(offlinePushInfo={"title": "t", "colour": "red"}),
+            f"{MODIFY}: offlinePushInfo must be Go's *OfflinePushInfo: offlinePushInfo has no "
+            "field 'colour'",
+        ),
+        (
+            MODIFY,
+            Change(offlinePushInfo={"title": 5}),
+            f"{MODIFY}: offlinePushInfo must be Go's *OfflinePushInfo: json: cannot unmarshal "
+            "number into offlinePushInfo.title of type string",
+        ),
+        (
+            MODIFY,
+            Change(offlinePushInfo="x"),
+            f"{MODIFY}: offlinePushInfo must be Go's *OfflinePushInfo: offlinePushInfo must be "
+            "an object",
+        ),
+        (
+            MODIFY,
+            Change(atUserIDList=["a", None]),
+            f"{MODIFY}: atUserIDList must be Go's *[]string: atUserIDList has a null item",
+        ),
+        (
+            MODIFY,
+            Change(options={"a": "yes"}),
+            f"{MODIFY}: options must be Go's *map[string]bool: json: cannot unmarshal string "
+            "into options[a] of type bool",
+        ),
+        (
+            MODIFY,
+            Change(options={1: True}),
+            f"{MODIFY}: options must be Go's *map[string]bool: options keys must be strings",
+        ),
+        (  # both name one field
+            USER_INFO,
+            Change(nickName="a", nickname="b"),
+            f"{USER_INFO}: nickname and another key both name nickName.",
+        ),
+        (
+            "callbackBeforeSetFriendRemarkCommand",
+            Change(remark=""),
+            "callbackBeforeSetFriendRemarkCommand: remark is ignored by the server when empty.",
+        ),
+        (
+            JOINING,
+            Change(memberCallbackList=[]),
+            f"{JOINING}: memberCallbackList is ignored by the server when empty.",
+        ),
+        (  # no declaration: nothing to change
+            "callbackAfterSomethingCommand",
+            Change(x=1),
+            "callbackAfterSomethingCommand cannot change x; it takes nothing (block or allow "
+            "only).",
+        ),
     ],
 )
-def test_a_change_the_server_would_ignore_or_choke_on_is_refused(command, change):
-    body = registry.command(command).example(_example())
-    with pytest.raises(BadChange):
+def test_a_change_the_server_would_ignore_or_choke_on_is_refused_saying_why(command, change, why):
+    declared = registry.command(command)
+    body = declared.example(_example()) if declared else {}
+    with pytest.raises(BadChange) as refused:
         decisions.checked_change(command, change, body)
+
+    assert str(refused.value) == why
+
+
+def test_a_change_for_a_creation_that_adds_nobody_names_no_joining_member(decider):
+    body = {**registry.command(JOINING).example(_example()), "memberList": []}
+
+    with pytest.raises(BadChange) as refused:
+        decisions.checked_change(JOINING, Change(memberCallbackList=[{"userID": "x"}]), body)
+
+    assert str(refused.value) == f"{JOINING_NEEDS} (none); got 'x'."
 
 
 def test_a_refused_change_answers_the_default_and_marks_the_event_failed(decider):
@@ -427,3 +558,11 @@ def test_a_change_of_the_wrong_shape_is_refused_naming_the_field(decider, change
 
     assert result.event.status == "failed"
     assert error in result.event.error.splitlines()[-1]
+
+
+def test_a_null_for_a_field_the_server_leaves_alone_when_nil_is_a_change_to_nothing():
+    body = registry.command(SET_INFO_EX).example(_example())
+
+    checked = decisions.checked_change(SET_INFO_EX, Change(groupName=None, ex="x"), body)
+
+    assert checked == {"groupName": None, "ex": "x"}
