@@ -2,6 +2,7 @@
 
 import json
 import logging
+import re
 import time
 
 import pytest
@@ -404,3 +405,39 @@ def test_the_first_decider_of_a_command_is_registered_and_consulted(post, monkey
         decisions.forget(refuse)
 
     assert (answer["errCode"], answer["nextCode"]) == (7, 1)
+
+
+def test_a_slow_decider_that_blocks_is_kept_with_its_note_and_logged(
+    post, decider, settings, caplog
+):
+    settings.IMCALLBACK = {"DECISION_BUDGET_MS": 5, "RECORD": {"*": "failures"}}
+
+    def slow_block(event, payload):
+        time.sleep(0.02)
+        return Block(5001, "refused")
+
+    decider(SINGLE)(slow_block)
+
+    with caplog.at_level(logging.WARNING, logger="django_imcallback"):
+        assert refuses(post(message(), SINGLE).json())
+
+    name = f"{__name__}.{slow_block.__qualname__}"
+    event = CallbackEvent.objects.get()  # kept: slow, though the policy keeps only failures
+    assert event.verdict == "block"
+    assert re.fullmatch(rf"Slow decider: {re.escape(name)} took \d+ ms", event.error)
+    [logged] = [r.getMessage() for r in caplog.records if "took" in r.getMessage()]
+    assert re.fullmatch(
+        rf"Decider {re.escape(name)} of {SINGLE} took \d+ ms \(budget 5 ms\)\.", logged
+    )
+
+
+@pytest.mark.parametrize(("returned", "type_name"), [(True, "bool"), ({"errCode": 1}, "dict")])
+def test_a_decider_returning_something_else_is_told_what_it_may_return(
+    post, decider, returned, type_name
+):
+    decider(SINGLE)(lambda e, p: returned)
+
+    post(message(), SINGLE)
+
+    last = CallbackEvent.objects.get().error.splitlines()[-1]
+    assert last == f"TypeError: A decider returns Block, Change or None, not {type_name}."

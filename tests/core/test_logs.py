@@ -153,3 +153,15 @@ def test_a_lost_delivery_with_non_ascii_text_is_still_one_ascii_line(post, monke
     [message] = [r.getMessage() for r in caplog.records if LOST_DELIVERY in r.getMessage()]
     assert message.isascii()
     assert json.loads(message.removeprefix(LOST_DELIVERY))["body"] == go_json(payload).decode()
+
+
+@pytest.mark.parametrize(
+    ("sent", "logged"),
+    [
+        ("a\ud800b", "a\\ud800b"),  # a lone surrogate: escaped
+        ("\udfff", "\\udfff"),
+        ("\ud7ff群\ue000", "\ud7ff群\ue000"),  # around the surrogates, and CJK: kept
+    ],
+)
+def test_lone_surrogates_are_escaped_and_other_text_kept(sent, logged):
+    assert logsafe(sent) == logged

@@ -566,3 +566,24 @@ def test_a_null_for_a_field_the_server_leaves_alone_when_nil_is_a_change_to_noth
     checked = decisions.checked_change(SET_INFO_EX, Change(groupName=None, ex="x"), body)
 
     assert checked == {"groupName": None, "ex": "x"}
+
+
+def test_the_echo_skips_what_the_request_lacks_or_has_in_another_type_and_keeps_the_rest():
+    body = registry.command(SET_INFO).example(_example())
+    echoed = decisions.echo(SET_INFO, body)
+    first, *rest = list(echoed)
+
+    without = decisions.echo(SET_INFO, {k: v for k, v in body.items() if k != first})
+    mistyped = decisions.echo(SET_INFO, {**body, first: ["not", "its", "type"]})
+
+    assert rest
+    assert without == {k: echoed[k] for k in rest}
+    assert mistyped == {k: echoed[k] for k in rest}
+
+
+def test_a_before_callback_with_no_decider_records_the_verdict_it_was_answered_with():
+    echoing = deliver(SET_INFO)
+    plain = deliver("callbackBeforeSendSingleMsgCommand")
+
+    assert echoing.event.verdict == "allow"  # answered with the echo
+    assert plain.event.verdict == ""  # answered with the bare success
