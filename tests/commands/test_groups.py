@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from django_imcallback import mirror
 from django_imcallback.commands import registry
-from django_imcallback.commands.groups import CREATE_INFO_FIELDS
+from django_imcallback.commands.groups import CREATE_INFO_FIELDS, founding_members
 from django_imcallback.models import (
     CallbackEvent,
     DismissedGroup,
@@ -766,3 +766,49 @@ def test_one_user_skipped_in_a_list_does_not_stop_the_others(post):
     send(post, MEMBERS_JOIN, users=["gone", "new"], eventTime=4_000)  # gone: older than its quit
 
     assert members_of("G1") == {"owner", "new"}
+
+
+def test_an_operator_who_is_no_admin_user_is_a_founder_and_a_null_role_is_ordinary():
+    entries = creation("owner", admins=["adm"], members=["m1"], operator="ops")["initMemberList"]
+    entries.append({"userID": "late", "roleLevel": None})
+
+    founders = founding_members(entries, admin_user_ids={"imAdmin"})
+
+    assert founders == {"owner": 100, "adm": 60, "m1": 20, "ops": 20, "late": 20}
+
+
+@pytest.mark.parametrize("owner_listed", [True, False])
+def test_the_owner_is_a_founder_whether_or_not_the_member_list_names_them(post, owner_listed):
+    entries = [{"userID": "m1", "roleLevel": 20}]
+    if owner_listed:
+        entries.insert(0, {"userID": "owner", "roleLevel": 100})
+
+    send(post, CREATE, initMemberList=entries)
+
+    assert roles() == {"owner": 100, "m1": 20}
+
+
+def test_a_creation_without_an_owner_adds_no_nameless_member(post):
+    send(post, CREATE, owner="", initMemberList=[{"userID": "m1", "roleLevel": 20}])
+
+    assert roles() == {"m1": 20}
+
+
+def test_a_creation_remembers_when_it_was_sent_for_the_group_and_its_founders(post):
+    send(post, CREATE, users=["u"], eventTime=5_000, groupName="Created")
+
+    renamed = send(post, SET_INFO, groupName="Older name", eventTime=4_000)
+    quit = send(post, QUIT, users=["u"], eventTime=4_000)
+
+    assert (renamed.status, quit.status) == (Status.DUPLICATE, Status.DUPLICATE)
+    assert IMGroup.objects.get().name == "Created"
+    assert "u" in members_of("G1")
+
+
+def test_a_creation_older_than_what_the_mirror_shows_is_not_applied(post):
+    send(post, SET_INFO, groupName="Newer", eventTime=5_000)
+
+    created = send(post, CREATE, groupName="Older", eventTime=4_000)
+
+    assert created.status == Status.DUPLICATE
+    assert IMGroup.objects.get().name == "Newer"

@@ -5,6 +5,7 @@ import logging
 from datetime import datetime
 
 import pytest
+from django.db import OperationalError
 
 from django_imcallback.logs import LOST_DELIVERY, logsafe
 from django_imcallback.models import CallbackEvent
@@ -138,7 +139,7 @@ def test_a_lost_delivery_holds_every_field_of_the_delivery_and_the_traceback(
     assert lost["headers"]["Operationid"] == "op-lost"
     assert datetime.fromisoformat(lost["received_at"]).tzinfo is not None
     assert (lost["body_encoding"], lost["body"]) == ("utf-8", go_json(payload).decode())
-    assert record.exc_info is not None  # the database's error, with its traceback
+    assert record.exc_info[0] is OperationalError  # the database's error, with its traceback
 
 
 def test_a_lost_delivery_with_non_ascii_text_is_still_one_ascii_line(post, monkeypatch, caplog):

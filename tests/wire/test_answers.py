@@ -587,3 +587,35 @@ def test_a_before_callback_with_no_decider_records_the_verdict_it_was_answered_w
 
     assert echoing.event.verdict == "allow"  # answered with the echo
     assert plain.event.verdict == ""  # answered with the bare success
+
+
+def test_a_null_inside_a_struct_is_kept_as_go_leaves_it():
+    body = registry.command(MODIFY).example(_example())
+
+    checked = decisions.checked_change(MODIFY, Change(offlinePushInfo={"title": None}), body)
+
+    assert checked == {"offlinePushInfo": {"title": None}}
+
+
+@pytest.mark.parametrize(
+    ("command", "change", "why"),
+    [
+        (
+            MODIFY,
+            Change(atUserIDList=["a", 5]),
+            f"{MODIFY}: atUserIDList must be Go's *[]string: json: cannot unmarshal number into "
+            "atUserIDList[1] of type string",
+        ),
+        (
+            USER_INFO,
+            Change(nickName="bad \ud800"),
+            f"{USER_INFO}: nickName must be Go's *string: nickName is not valid Unicode text",
+        ),
+    ],
+)
+def test_where_in_a_value_the_server_would_fail_is_named(command, change, why):
+    body = registry.command(command).example(_example())
+    with pytest.raises(BadChange) as refused:
+        decisions.checked_change(command, change, body)
+
+    assert str(refused.value) == why
