@@ -43,7 +43,7 @@ class HandlerContract:
         """How many rows the handler stored for ``key``."""
         raise NotImplementedError
 
-    def observe(self, key: str) -> dict[str, Any]:
+    def observe(self, key: str) -> Any:
         """What the handler's rows for ``key`` hold now, field by field."""
         raise NotImplementedError
 
