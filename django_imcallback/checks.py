@@ -110,6 +110,8 @@ def check_settings(
         )
         for key in sorted(set(raw) - set(DEFAULTS), key=str)
     ]
+    if messages:  # Every setting refuses to be read until then (callers are refused).
+        return messages
     messages += _decision_checks(raw)
     broken = False
     for _name, attribute, check_id, hint in SETTING_CHECKS:

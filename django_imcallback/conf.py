@@ -8,6 +8,7 @@ once per distinct configuration, not once per request.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import ipaddress
 import logging
@@ -168,6 +169,17 @@ def parse_credentials(values: tuple[Any, ...]) -> tuple[Credential, ...]:
     return tuple(credentials)
 
 
+def unknown_keys_message(raw: dict[str, Any]) -> str:
+    """What is wrong with the keys of ``raw`` that are not settings, each with the setting
+    it is closest to."""
+    parts = []
+    for key in sorted(set(raw) - set(DEFAULTS), key=str):
+        close = difflib.get_close_matches(str(key), list(DEFAULTS), n=1)
+        hint = _(" (did you mean %(setting)r?)") % {"setting": close[0]} if close else ""
+        parts.append(f"{key!r}{hint}")
+    return _("IMCALLBACK has an unknown key: %(keys)s.") % {"keys": ", ".join(parts)}
+
+
 class Settings:
     """Typed, always-current view of ``settings.IMCALLBACK``."""
 
@@ -182,7 +194,11 @@ class Settings:
         return value
 
     def _get(self, name: str) -> Any:
-        return self.raw.get(name, DEFAULTS[name])
+        raw = self.raw
+        if not raw.keys() <= DEFAULTS.keys():
+            # A misspelt key may be a caller check that is not in force: refuse everyone.
+            raise ImproperlyConfigured(unknown_keys_message(raw))
+        return raw.get(name, DEFAULTS[name])
 
     @property
     def basic_auth(self) -> tuple[Credential, ...]:

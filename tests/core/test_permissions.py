@@ -227,8 +227,14 @@ def test_all_checks_combine(post, settings):
     assert post(DismissPayloadFactory(), **{**good, "REMOTE_ADDR": "10.9.9.9"}).status_code == 403
 
 
-def test_misconfigured_settings_fail_closed_with_json(post, settings):
-    settings.IMCALLBACK = {"ALLOWED_IPS": ["not-an-ip"]}
+@pytest.mark.parametrize(
+    "setting",
+    [{"ALLOWED_IPS": ["not-an-ip"]}, {"BASIC_AUHT": ["openim:secret"]}, {"allowed_ips": []}],
+)
+def test_misconfigured_settings_fail_closed_with_json(post, settings, setting):
+    """A wrong value or a misspelt key (a caller check that is not in force) refuses
+    everyone at run time too, where no system check runs (gunicorn)."""
+    settings.IMCALLBACK = setting
 
     response = post(DismissPayloadFactory())
 
@@ -311,3 +317,15 @@ def test_the_auth_scheme_is_read_in_any_case_as_go_reads_it(post, basic_auth, sc
 
     assert response.status_code == 200
     assert CallbackEvent.objects.count() == 1
+
+
+def test_a_misspelt_key_is_logged_with_the_setting_it_meant(post, settings, caplog):
+    settings.IMCALLBACK = {"BASIC_AUHT": ["openim:secret"]}
+
+    with caplog.at_level(logging.ERROR, logger="django_imcallback"):
+        post(DismissPayloadFactory())
+
+    assert (
+        "IMCALLBACK is misconfigured, refusing callbacks: IMCALLBACK has an unknown key: "
+        "'BASIC_AUHT' (did you mean 'BASIC_AUTH'?)." in caplog.text
+    )
