@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.apps import AppConfig
+from django.conf import settings as django_settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import NoReverseMatch, reverse
@@ -131,6 +132,8 @@ def check_settings(
                     id="imcallback.W003",
                 )
             )
+    if not broken and imcallback_settings.dispatch == "task":
+        messages += _task_backend_checks()
     if not broken and imcallback_settings.is_open:
         messages.append(
             checks.Warning(
@@ -143,6 +146,28 @@ def check_settings(
             )
         )
     return messages
+
+
+def _task_backend_checks() -> list[checks.CheckMessage]:
+    """Task mode with a backend that runs each task at once: the receivers would run inside
+    the request, which task mode exists to spare."""
+    backend = (getattr(django_settings, "TASKS", None) or {}).get("default", {}).get("BACKEND")
+    if backend and not str(backend).endswith("ImmediateBackend"):
+        return []
+    return [
+        checks.Error(
+            _(
+                'IMCALLBACK["DISPATCH"] is "task", but the default TASKS backend (%(backend)s) '
+                "runs each task at once, inside the request."
+            )
+            % {"backend": backend or _("none set: Django's immediate backend")},
+            hint=_(
+                "Set TASKS to a backend that queues (e.g. django_tasks_db.DatabaseBackend) "
+                'and run its worker, or use DISPATCH "inline".'
+            ),
+            id="imcallback.E015",
+        )
+    ]
 
 
 def _decision_checks(raw: dict[str, Any]) -> list[checks.CheckMessage]:

@@ -118,3 +118,27 @@ def test_a_check_says_when_the_bare_url_is_not_mounted(settings):
     assert "imcallback.I001" in _check_urls()
     settings.ROOT_URLCONF = urlconf(app, bare_url("imcallback"))
     assert {"imcallback.W002", "imcallback.I001"}.isdisjoint(_check_urls())
+
+
+IMMEDIATE = "django_tasks.backends.immediate.ImmediateBackend"
+
+
+@pytest.mark.parametrize(
+    ("tasks", "expected"),
+    [
+        (None, ["imcallback.E015"]),
+        (
+            {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}},
+            ["imcallback.E015"],
+        ),
+        ({"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}, []),
+    ],
+)
+def test_task_mode_with_a_backend_that_runs_tasks_at_once_is_an_error(settings, tasks, expected):
+    settings.IMCALLBACK = {"DISPATCH": "task", "BASIC_AUTH": ["openim:secret"]}
+    if tasks is None:
+        del settings.TASKS
+    else:
+        settings.TASKS = tasks
+
+    assert [m.id for m in check_settings() if m.id == "imcallback.E015"] == expected
