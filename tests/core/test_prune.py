@@ -6,7 +6,14 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from django_imcallback.models import CallbackEvent, DismissedGroup, DismissedGroupMember
+from django_imcallback.models import (
+    CallbackEvent,
+    DismissedGroup,
+    DismissedGroupMember,
+    IMGroup,
+    IMGroupChange,
+)
+from django_imcallback.openim import body
 
 from ..factories import (
     CallbackEventFactory,
@@ -14,6 +21,9 @@ from ..factories import (
     DismissedGroupMemberFactory,
     dismiss_event,
 )
+
+CREATE = "callbackAfterCreateGroupCommand"
+QUIT = "callbackAfterQuitGroupCommand"
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -89,3 +99,19 @@ def test_prune_older_than_zero_deletes_everything_received_before_now():
     call_command("imcallback_prune", "--older-than", "0")
 
     assert not CallbackEvent.objects.filter(pk=earlier.pk).exists()
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_prune_says_which_group_history_goes_with_the_events(post, capsys, dry_run):
+    post(body(CREATE, group_id="g-old", user_id="own", user_ids=["own", "a"]), CREATE)
+    post(body(QUIT, group_id="g-old", user_ids=["a"]), QUIT)
+    CallbackEvent.objects.update(received_at=timezone.now() - timedelta(days=40))
+    mirrored = list(IMGroup.objects.get().members.values_list("user_id", "left_at"))
+
+    call_command("imcallback_prune", "--older-than", "30", *(["--dry-run"] if dry_run else []))
+
+    out = capsys.readouterr().out
+    verb = "would leave" if dry_run else "left"
+    assert f'With them, 2 group change(s) {verb} the groups\' "events that shaped it"' in out
+    assert IMGroupChange.objects.count() == (2 if dry_run else 0)
+    assert list(IMGroup.objects.get().members.values_list("user_id", "left_at")) == mirrored

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from django_imcallback.models import CallbackEvent, DismissedGroup
+from django_imcallback.models import CallbackEvent, DismissedGroup, IMGroupChange
 
 
 def delete_in_batches(queryset: QuerySet[Any], batch_size: int) -> int:
@@ -70,6 +70,8 @@ class Command(BaseCommand):
             dismissals = DismissedGroup.objects.filter(received_at__lt=cutoff)
             targets.append((_("dismissal(s)"), dismissals))
         before = f"{cutoff:%Y-%m-%d %H:%M} UTC"
+        # The group changes the events made go with them (the mirror's rows stay).
+        changes = IMGroupChange.objects.filter(event__in=events.values("pk")).count()
         for label, queryset in targets:
             values = {"label": label, "before": before}
             if options["dry_run"]:
@@ -79,3 +81,16 @@ class Command(BaseCommand):
                 count = delete_in_batches(queryset, options["batch_size"])
                 message = _("Deleted %(count)d %(label)s received before %(before)s.")
                 self.stdout.write(message % {**values, "count": count})
+            if queryset is events and changes:
+                message = (
+                    _(
+                        "With them, %(count)d group change(s) would leave the groups' "
+                        '"events that shaped it"; the groups and their members stay.'
+                    )
+                    if options["dry_run"]
+                    else _(
+                        "With them, %(count)d group change(s) left the groups' "
+                        '"events that shaped it"; the groups and their members stay.'
+                    )
+                )
+                self.stdout.write(message % {"count": changes})
