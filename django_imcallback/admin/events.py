@@ -303,7 +303,10 @@ class CallbackEventAdmin(ReadOnlyAdmin):
         return format_html_join(", ", '<a href="{}">{}</a>', links) or "-"
 
     def has_replay_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("django_imcallback.replay_callbackevent")
+        """Replaying needs the replay permission and seeing the events it replays."""
+        return self.has_view_permission(request) and request.user.has_perm(
+            "django_imcallback.replay_callbackevent"
+        )
 
     @admin.action(description=_("Replay selected events"), permissions=["replay"])
     def replay(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:

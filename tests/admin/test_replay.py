@@ -86,3 +86,19 @@ def test_the_replay_button_needs_the_replay_permission(client, django_user_model
     assert client.post(replay).status_code == 403
     event.refresh_from_db()
     assert event.status == Status.FAILED
+
+
+def test_the_replay_permission_without_the_view_permission_replays_nothing(
+    client, django_user_model
+):
+    from django.contrib.auth.models import Permission
+
+    staff = django_user_model.objects.create_user("blind", password="pw", is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="replay_callbackevent"))
+    client.force_login(staff)
+    event = CallbackEventFactory(status=Status.FAILED)
+    replay = reverse("admin:django_imcallback_callbackevent_replay", args=[event.pk])
+
+    assert client.post(replay, {"force": "1"}).status_code == 403
+    event.refresh_from_db()
+    assert (event.status, event.attempts) == (Status.FAILED, 0)
