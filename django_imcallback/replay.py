@@ -10,7 +10,9 @@ replayed dismissal is stored once, and announced by the event that stored it.
 Besides failed, invalid and unhandled events, a replay takes what was cut off, once it
 is older than ``STALE_AFTER``: events still ``received`` (a worker killed while storing)
 and announcements still owed (``pending``, ``queued`` or ``sending``: a worker killed
-before or while announcing, a task never enqueued or lost).
+before or while announcing, a task never enqueued or lost). A replay that names no event
+(``imcallback_replay`` from cron) takes only what is ``due``: failures once their backoff
+has passed, up to ``MAX_ATTEMPTS``, and what was cut off.
 """
 
 from __future__ import annotations
@@ -43,6 +45,10 @@ OWED = (Dispatch.PENDING, Dispatch.QUEUED, Dispatch.SENDING)
 #: An event still ``received``, or still owing its announcement, untouched this long was
 #: cut off mid-way (a kill, a crash, a lost task); younger ones may still be in flight.
 STALE_AFTER = timedelta(minutes=5)
+#: The outcome of a replay in task mode: stored, its signals left to a worker.
+QUEUED = "queued"
+#: How many attempts a failing event gets from a replay that names no event.
+MAX_ATTEMPTS = 8
 
 
 def claimable(force: bool = False, stale_after: timedelta = STALE_AFTER) -> Q:
@@ -59,6 +65,19 @@ def claimable(force: bool = False, stale_after: timedelta = STALE_AFTER) -> Q:
     return condition
 
 
+def due(backoff: timedelta = STALE_AFTER, max_attempts: int = MAX_ATTEMPTS) -> Q:
+    """What a replay that names no event takes (cron's): what failed, while it has had
+    fewer than ``max_attempts`` (the first retry at once, then after ``backoff``, doubling
+    with each attempt), and what was cut off (``claimable``). Never what succeeded, nor
+    invalid or unhandled events (they are asked for by status)."""
+    now = timezone.now()
+    failed = Q(attempts__lt=min(2, max_attempts))
+    for tried in range(2, max_attempts):
+        failed |= Q(attempts=tried, processed_at__lte=now - backoff * 2 ** (tried - 2))
+    cut_off = claimable(stale_after=backoff) & ~Q(status__in=REPLAYABLE)
+    return (Q(status=Status.FAILED) & failed) | cut_off
+
+
 @dataclass
 class ReplayReport:
     outcomes: Counter[str] = field(default_factory=Counter)
@@ -68,7 +87,11 @@ class ReplayReport:
 
     def summary(self) -> str:
         done = sum(self.outcomes.values())
-        labels = {**dict(Status.choices), "to replay": _("to replay")}
+        labels = {
+            **dict(Status.choices),
+            "to replay": _("to replay"),
+            QUEUED: _("stored, announcement queued"),
+        }
         parts = ", ".join(
             f"{count} {labels.get(status, status)}"
             for status, count in sorted(self.outcomes.items())
@@ -123,7 +146,8 @@ def replay_events(
         attempts.note(event)
         status = event.status
         logger.info("Replayed event %s (%s): %s.", pk, logsafe(event.command), status)
-        report.outcomes[status] += 1
+        # In task mode the signals are a worker's to send: say so, not "processed".
+        report.outcomes[QUEUED if event.dispatch_state == Dispatch.QUEUED else status] += 1
         if status == Status.FAILED:
             report.failed.append(pk)
     return report

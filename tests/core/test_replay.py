@@ -1,5 +1,6 @@
 """Replay: what it takes, what it skips, what it reports."""
 
+import contextlib
 import logging
 from collections import Counter
 from datetime import timedelta
@@ -59,8 +60,10 @@ def test_failed_receiver_event_is_replayed_for_that_receiver_only(
     assert (failing_receiver.calls, len(dismissed_signals)) == (2, 1)
 
 
-def test_replay_without_arguments_takes_failed_invalid_and_unhandled_events(capsys):
-    failed = dismiss_event(status=Status.FAILED)
+def test_replay_without_arguments_takes_what_failed_and_leaves_the_rest_alone(capsys):
+    """What cron runs: never a delivery that succeeded, nor an invalid or unhandled one
+    (replaying them changes nothing until the app changes; they are asked for by status)."""
+    failed = dismiss_event(status=Status.FAILED, attempts=1)
     invalid = dismiss_event(status=Status.INVALID, payload={"groupID": "g-invalid"})
     unhandled = dismiss_event(status=Status.UNHANDLED, payload={"groupID": "g-unhandled"})
     processed = dismiss_event(status=Status.PROCESSED, payload={"groupID": "g-processed"})
@@ -69,12 +72,53 @@ def test_replay_without_arguments_takes_failed_invalid_and_unhandled_events(caps
 
     statuses = {e.pk: (e.status, e.attempts) for e in CallbackEvent.objects.all()}
     assert statuses == {
-        failed.pk: (Status.PROCESSED, 1),
-        invalid.pk: (Status.PROCESSED, 1),
-        unhandled.pk: (Status.PROCESSED, 1),
+        failed.pk: (Status.PROCESSED, 2),
+        invalid.pk: (Status.INVALID, 0),
+        unhandled.pk: (Status.UNHANDLED, 0),
         processed.pk: (Status.PROCESSED, 0),
     }
-    assert "Replayed 3 event(s): 3 processed." in capsys.readouterr().out
+    assert "Replayed 1 event(s): 1 processed." in capsys.readouterr().out
+
+    call_command("imcallback_replay", "--status", "invalid", "--status", "unhandled")
+
+    assert set(CallbackEvent.objects.values_list("status", flat=True)) == {Status.PROCESSED}
+
+
+def test_a_delivery_that_keeps_failing_is_retried_with_a_backoff_and_a_cap(failing_receiver):
+    event = dismiss_event(status=Status.FAILED, attempts=1)
+
+    def cron(minutes_later):
+        CallbackEvent.objects.filter(pk=event.pk).update(
+            processed_at=timezone.now() - timedelta(minutes=minutes_later)
+        )
+        with contextlib.suppress(CommandError):  # "failed again"
+            call_command("imcallback_replay", "--max-attempts", "4")
+        return CallbackEvent.objects.get(pk=event.pk).attempts
+
+    assert cron(0) == 2  # the first retry at once
+    assert cron(4) == 2  # then after five minutes
+    assert cron(5) == 3
+    assert cron(9) == 3  # then after ten
+    assert cron(10) == 4
+    assert cron(60 * 24) == 4  # four attempts: left alone
+    with pytest.raises(CommandError, match="failed again"):
+        call_command("imcallback_replay", str(event.pk))  # unless asked for by id
+    assert CallbackEvent.objects.get(pk=event.pk).attempts == 5
+    assert failing_receiver.calls == 4
+
+
+def test_a_replay_in_task_mode_says_the_announcement_is_queued(settings, capsys):
+    settings.IMCALLBACK = {"DISPATCH": "task"}
+    immediate = settings.TASKS["default"]["BACKEND"]  # a queue that only keeps the task
+    settings.TASKS = {
+        "default": {"BACKEND": immediate.replace("immediate.Immediate", "dummy.Dummy")}
+    }
+    dismiss_event(status=Status.FAILED, attempts=1)
+
+    call_command("imcallback_replay")
+
+    assert "Replayed 1 event(s): 1 stored, announcement queued." in capsys.readouterr().out
+    assert CallbackEvent.objects.get().dispatch_state == Dispatch.QUEUED
 
 
 def test_replay_by_status_and_command():

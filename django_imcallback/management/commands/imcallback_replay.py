@@ -9,17 +9,25 @@ from django.utils.translation import gettext_noop
 
 from django_imcallback.commands import registry
 from django_imcallback.models import CallbackEvent
-from django_imcallback.replay import REPLAYABLE, STALE_AFTER, claimable, replay_events
+from django_imcallback.replay import (
+    MAX_ATTEMPTS,
+    REPLAYABLE,
+    STALE_AFTER,
+    claimable,
+    due,
+    replay_events,
+)
 
 
 class Command(BaseCommand):
     help = gettext_noop(
         "Replay recorded OpenIM callback events through the pipeline again: by id, by "
-        "status and command, or, with no arguments, everything that needs it: failed, "
-        "invalid and unhandled events, events cut off while stored, and announcements "
-        "still owed, once older than --stale-after. Idempotent: a dismissal is stored "
-        "once and announced by the event that stored it. When only receivers failed, only "
-        "they are retried."
+        "status and command, or, with no arguments (safe for cron), what is due: failed "
+        "events (retried at once, then after --stale-after, doubling with each attempt, up "
+        "to --max-attempts), events cut off while stored and announcements still owed, "
+        "once older than --stale-after. Invalid and unhandled events only with --status. "
+        "Idempotent: a dismissal is stored once and announced by the event that stored "
+        "it. When only receivers failed, only they are retried."
     )
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
@@ -47,6 +55,15 @@ class Command(BaseCommand):
             "--dry-run", action="store_true", help=_("Only say what would be replayed.")
         )
         parser.add_argument(
+            "--max-attempts",
+            type=int,
+            default=MAX_ATTEMPTS,
+            help=_(
+                "With no ids or --status: leave a failed event alone once it has had this "
+                "many attempts (default: %(default)s)."
+            ),
+        )
+        parser.add_argument(
             "--stale-after",
             type=float,
             default=STALE_AFTER.total_seconds(),
@@ -70,8 +87,14 @@ class Command(BaseCommand):
         if options["stale_after"] < 0:
             raise CommandError(_("--stale-after must be >= 0."))
         stale_after = timedelta(seconds=options["stale_after"])
-        if not options["ids"]:
+        if options["max_attempts"] < 1:
+            raise CommandError(_("--max-attempts must be at least 1."))
+        if options["ids"]:
+            pass
+        elif options["status"] or options["force"]:
             events = events.filter(claimable(options["force"], stale_after))
+        else:
+            events = events.filter(due(stale_after, options["max_attempts"]))
         if options["status"]:
             events = events.filter(status__in=options["status"])
         if options["callback_command"]:
