@@ -22,7 +22,7 @@ from . import announcing, attempts, decisions, sql, storage
 from .commands import BadPayload, Handler, Outcome, parse_payload, registry
 from .conf import imcallback_settings
 from .logs import logsafe
-from .models import COMMAND_MAX_LENGTH, CallbackEvent, storable, subject
+from .models import COMMAND_MAX_LENGTH, CallbackEvent, is_stored, storable, subject
 
 logger = logging.getLogger("django_imcallback")
 
@@ -51,9 +51,36 @@ class Result:
     echo: dict[str, Any] = field(default_factory=dict)
 
 
+JSON_CONTENT_TYPES = ("application/json", "text/json")
+#: Why a delivery is refused before its body is read as JSON: (answer, message, detail).
+Refusal = tuple[Answer, str, str]
+
+
+def is_json_content_type(content_type: str) -> bool:
+    media_type = content_type.partition(";")[0].strip().lower()
+    return not media_type or media_type in JSON_CONTENT_TYPES or media_type.endswith("+json")
+
+
+def content_type_refusal(content_type: str) -> Refusal | None:
+    if is_json_content_type(content_type):
+        return None
+    return Answer.INVALID, "The Content-Type must be application/json.", f"got {content_type!r}"
+
+
+def recorded_refusal(event: CallbackEvent) -> Refusal | None:
+    """Why the request refused a recorded delivery, read again from what was recorded (so a
+    replay refuses it too): a body cut off at the size limit, a Content-Type not JSON."""
+    if event.body_size > len(event.body):
+        detail = f"{event.body_size} bytes; only {len(event.body)} were recorded."
+        return Answer.TOO_LARGE, "The request body is too large.", detail
+    headers = {name.lower(): value for name, value in (event.headers or {}).items()}
+    return content_type_refusal(headers.get("content-type", ""))
+
+
 def reject(event: CallbackEvent, answer: Answer, message: str, detail: str) -> Result:
-    """Record a new delivery refused before parsing (too large, wrong content type)."""
-    event.attempts = 1
+    """Record a delivery refused before parsing (too large, wrong content type)."""
+    if not is_stored(event):
+        event.attempts = 1
     storage.record(event, Status.INVALID, f"{message} ({detail})")
     return Result(answer, message, detail)
 
@@ -71,6 +98,8 @@ def process(event: CallbackEvent) -> Result:
     so one failure policy serves every command. ``DatabaseError`` escapes only when the
     database cannot take even that.
     """
+    if is_stored(event) and (refused := recorded_refusal(event)):  # a replay
+        return reject(event, *refused)
     try:
         payload = parse_payload(bytes(event.body))
     except BadPayload as exc:

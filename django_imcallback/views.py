@@ -34,7 +34,6 @@ logger = logging.getLogger("django_imcallback")
 
 #: Never stored: they carry credentials.
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
-JSON_CONTENT_TYPES = ("application/json", "text/json")
 CHUNK_SIZE = 1024 * 1024
 
 #: How each processing result is answered: (HTTP status, errMsg); "" for success.
@@ -113,11 +112,6 @@ def new_event(request: HttpRequest, command: str) -> CallbackEvent:
         headers=stored_headers(request),
         remote_addr=str(address) if address else None,
     )
-
-
-def is_json_content_type(content_type: str) -> bool:
-    media_type = content_type.partition(";")[0].strip().lower()
-    return not media_type or media_type in JSON_CONTENT_TYPES or media_type.endswith("+json")
 
 
 class OpenIMRenderer(JSONRenderer):
@@ -217,11 +211,7 @@ class CallbackView(APIView):
             )
         else:
             event.body_size = len(event.body)
-            content_type = request.content_type or ""
-            rejection = None
-            if not is_json_content_type(content_type):
-                message = "The Content-Type must be application/json."
-                rejection = (Answer.INVALID, message, f"got {content_type!r}")
+            rejection = pipeline.content_type_refusal(request.content_type or "")
         try:
             return pipeline.reject(event, *rejection) if rejection else pipeline.receive(event)
         except DatabaseError:

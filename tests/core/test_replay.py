@@ -425,3 +425,24 @@ def test_the_replay_report_speaks_the_operators_language():
 
     assert label != "to replay"
     assert f"2 {label}" in summary
+
+
+@pytest.mark.parametrize("refused", ["content type", "too large"])
+def test_a_replay_refuses_what_the_request_refused(post, settings, dismissed_signals, refused):
+    if refused == "content type":
+        response = post(DismissPayloadFactory(groupID="g-refused"), content_type="text/plain")
+    else:
+        settings.IMCALLBACK = {"MAX_BODY_BYTES": 20}
+        response = post(DismissPayloadFactory(groupID="g-refused"))
+        settings.IMCALLBACK = {}
+    event = CallbackEvent.objects.get()
+    error = event.error
+
+    call_command("imcallback_replay", "--status", "invalid")
+
+    event.refresh_from_db()
+    assert response.status_code in (400, 413)
+    assert (event.status, event.attempts) == (Status.INVALID, 2)
+    assert event.error.partition(" (")[0] == error.partition(" (")[0]  # the same reason
+    assert not DismissedGroup.objects.exists()
+    assert dismissed_signals == []
