@@ -6,7 +6,9 @@ mirror has never seen it and locks its row: concurrent deliveries about one grou
 one after the other, in the order they get the lock, and none loses another's change.
 (A dismissal locks its ``DismissedGroup`` first and the group second; nothing locks
 them the other way round.) A change whose body carries an ``eventTime`` older than the
-newest one the row has seen is not applied.
+newest one the row has seen is not applied; without ``eventTime`` (the open-source server
+never sends it), a member's change made by an event that arrived before the one that last
+changed the member (a replay of a delivery a killed worker left) is not applied either.
 """
 
 from __future__ import annotations
@@ -31,9 +33,15 @@ def lock_group(group_id: str) -> IMGroup:
     return IMGroup.objects.select_for_update().get(group_id=group_id)
 
 
-def is_older(row: IMGroup | IMGroupMember, event_time: datetime | None) -> bool:
-    """Whether a change sent at ``event_time`` is older than what ``row`` already shows."""
-    return event_time is not None and row.event_time is not None and event_time < row.event_time
+def is_older(
+    row: IMGroup | IMGroupMember, event_time: datetime | None, event: CallbackEvent | None = None
+) -> bool:
+    """Whether a change sent at ``event_time`` is older than what ``row`` already shows: by
+    ``eventTime`` when both have one; else, given the ``event`` making the change, by
+    arrival (a replay of an event that came before the one that last changed ``row``)."""
+    if event_time is not None and row.event_time is not None:
+        return event_time < row.event_time
+    return event is not None and row.last_event_id is not None and row.last_event_id > event.pk
 
 
 def touch(row: Any, event: CallbackEvent, event_time: datetime | None) -> None:
@@ -59,7 +67,7 @@ def admit(
     new, updated = [], []
     for user_id, role in users.items():
         member = known.get(user_id)
-        if member is not None and is_older(member, event_time):
+        if member is not None and is_older(member, event_time, event):
             continue
         if member is None:
             member = Member(group=group, user_id=user_id)
@@ -100,7 +108,7 @@ def release(
             member = Member(group=group, user_id=user_id, left_at=now, left_how=how)
             touch(member, event, event_time)
             new.append(member)
-        elif member.left_at is not None or is_older(member, event_time):
+        elif member.left_at is not None or is_older(member, event_time, event):
             continue
         else:
             member.left_at, member.left_how = now, how

@@ -356,7 +356,7 @@ class SetMemberInfoHandler(GroupChangeHandler):
         member = mirror.members(group, [user]).get(user) or IMGroupMember(
             group=group, user_id=user, joined_at=timezone.now(), joined_how=Source.SEEN
         )
-        if mirror.is_older(member, data["event_time"]):
+        if mirror.is_older(member, data["event_time"], event):
             return None
         fields = ("nickName", "faceURL", "roleLevel", "ex")
         sent = {k: data[k] for k in fields if data[k] is not None}

@@ -3,6 +3,7 @@
 import json
 import threading
 import time
+from datetime import timedelta
 from typing import ClassVar
 
 import pytest
@@ -23,6 +24,7 @@ from django_imcallback.models import (
     IMGroupMember,
 )
 from django_imcallback.openim import go_json
+from django_imcallback.replay import replay_events
 from django_imcallback.signals import (
     group_created,
     group_dismissed,
@@ -812,3 +814,23 @@ def test_a_creation_older_than_what_the_mirror_shows_is_not_applied(post):
 
     assert created.status == Status.DUPLICATE
     assert IMGroup.objects.get().name == "Newer"
+
+
+@pytest.mark.parametrize("quit_after", [True, False])
+def test_a_replayed_change_never_overwrites_a_members_newer_one(post, quit_after):
+    """Without eventTime the order is the order of arrival: a join a killed worker left
+    "received", replayed after the same user's quit, leaves them out."""
+    send(post, CREATE, users=["a"])
+    stuck = CallbackEventFactory(
+        command=JOIN, body=go_json(group_body(JOIN, "G1", user_ids=["u"])), status=Status.RECEIVED
+    )
+    if quit_after:
+        send(post, QUIT, users=["u"])  # arrived after the join: the newest word on u
+    else:
+        send(post, QUIT, users=["a"])  # about someone else
+
+    replay_events([stuck], stale_after=timedelta(0))
+
+    stuck.refresh_from_db()
+    assert ("u" in members_of("G1")) is not quit_after
+    assert stuck.status == (Status.DUPLICATE if quit_after else Status.PROCESSED)
