@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from django_imcallback import decisions
 from django_imcallback.decisions import Block, Change, decides
 from django_imcallback.models import CallbackEvent
+from django_imcallback.openim import body
 
 from ..conftest import SUCCESS, database_down
 from ..factories import SINGLE, message
@@ -442,3 +443,52 @@ def test_a_decider_returning_something_else_is_told_what_it_may_return(
 
     last = CallbackEvent.objects.get().error.splitlines()[-1]
     assert last == f"TypeError: A decider returns Block, Change or None, not {type_name}."
+
+
+def test_a_failing_decider_is_logged_once_with_its_traceback(post, decider, caplog):
+    def broken(event, payload):
+        raise RuntimeError("moderation service down")
+
+    decider(SINGLE)(broken)
+
+    with caplog.at_level(logging.ERROR, logger="django_imcallback"):
+        post(message(), SINGLE)
+
+    [record] = [r for r in caplog.records if "failed; answering the default" in r.getMessage()]
+    name = f"{__name__}.{broken.__qualname__}"
+    assert record.getMessage() == f"Decider {name} of {SINGLE} failed; answering the default."
+    assert record.exc_info[0] is RuntimeError
+
+
+def test_slow_deciders_that_change_the_request_are_kept_with_a_note_naming_each(
+    post, decider, settings
+):
+    settings.IMCALLBACK = {"DECISION_BUDGET_MS": 5, "RECORD": {"*": "failures"}}
+
+    def slow(event, payload):
+        time.sleep(0.02)
+
+    def slower(event, payload):
+        time.sleep(0.02)
+        return Change(content=json.dumps({"content": "rewritten"}))
+
+    decider(MODIFY)(slow)
+    decider(MODIFY)(slower)
+
+    post({**message(), "callbackCommand": MODIFY}, MODIFY)
+
+    event = CallbackEvent.objects.get()  # kept: slow, though the policy keeps only failures
+    assert event.verdict == "change"
+    names = [f"{__name__}.{f.__qualname__}" for f in (slow, slower)]
+    pattern = "; ".join(rf"{re.escape(name)} took \d+ ms" for name in names)
+    assert re.fullmatch(f"Slow decider: {pattern}", event.error)
+
+
+def test_the_record_policy_never_drops_a_delivery_that_changes_the_mirror(post, settings):
+    settings.IMCALLBACK = {"RECORD": {"*": "failures"}}
+
+    join = "callbackAfterJoinGroupCommand"
+    post(body(join, group_id="g", user_ids=["u"]), join)
+
+    event = CallbackEvent.objects.get()
+    assert (event.command, event.status, event.error) == (join, Status.PROCESSED, "")

@@ -231,3 +231,17 @@ def test_a_refused_delivery_is_one_attempt_with_the_reason_as_its_error(post):
     answer = response.json()
     assert (response.status_code, event.status, event.attempts) == (400, "invalid", 1)
     assert event.error == f"{answer['errMsg']} ({answer['errDlt']})"
+
+
+def test_an_invalid_body_names_each_bad_key_and_keeps_the_reasons(post):
+    sent = {**DismissPayloadFactory(), "groupID": "", "membersID": "not a list"}
+
+    response = post(sent)
+
+    event = CallbackEvent.objects.get()
+    assert response.json()["errMsg"] == (
+        "The callbackAfterDisMissGroupCommand body is invalid: groupID, membersID."
+    )
+    detail = json.loads(event.error)
+    assert set(detail) == {"groupID", "membersID"}
+    assert event.error == json.dumps(detail, ensure_ascii=False)

@@ -9,6 +9,7 @@ from django.db import OperationalError
 
 from django_imcallback.logs import LOST_DELIVERY, logsafe
 from django_imcallback.models import CallbackEvent
+from django_imcallback.openim import body
 
 from ..conftest import database_down, go_json
 from ..factories import DISMISS, DismissPayloadFactory
@@ -166,3 +167,31 @@ def test_a_lost_delivery_with_non_ascii_text_is_still_one_ascii_line(post, monke
 )
 def test_lone_surrogates_are_escaped_and_other_text_kept(sent, logged):
     assert logsafe(sent) == logged
+
+
+def test_a_delivery_line_names_its_event_and_how_long_it_took(post, caplog, monkeypatch):
+    from django_imcallback import views
+
+    clock = iter([100.0, 100.2504])
+    monkeypatch.setattr(views.time, "perf_counter", lambda: next(clock))
+
+    with caplog.at_level(logging.INFO, logger="django_imcallback"):
+        post(DismissPayloadFactory(groupID="g-log"))
+
+    [record] = delivery_records(caplog)
+    event = CallbackEvent.objects.get()
+    assert (record.imcallback["event_id"], record.imcallback["duration_ms"]) == (event.pk, 250.4)
+    message = record.getMessage()
+    assert message.startswith("callback command=")
+    assert {f"event_id={event.pk}", "duration_ms=250.4", "group_id=g-log"} <= set(message.split())
+
+
+def test_a_command_without_a_handler_is_logged_as_acknowledged(post, caplog):
+    with caplog.at_level(logging.INFO, logger="django_imcallback"):
+        post({"userID": "u"}, "callbackAfterSomethingNewCommand")
+        post(body("callbackBeforeSendSingleMsgCommand"), "callbackBeforeSendSingleMsgCommand")
+
+    acknowledged = [
+        r.getMessage() for r in caplog.records if r.getMessage().startswith("No handler")
+    ]
+    assert acknowledged == ["No handler for callbackAfterSomethingNewCommand; acknowledged."]

@@ -329,3 +329,14 @@ def test_a_misspelt_key_is_logged_with_the_setting_it_meant(post, settings, capl
         "IMCALLBACK is misconfigured, refusing callbacks: IMCALLBACK has an unknown key: "
         "'BASIC_AUHT' (did you mean 'BASIC_AUTH'?)." in caplog.text
     )
+
+
+def test_a_basic_header_with_more_than_one_space_is_wrong_credentials_not_another_scheme(
+    post, basic_auth
+):
+    response = post(DismissPayloadFactory(), headers={"Authorization": "Basic a b"})
+
+    assert (response.status_code, response.json()["errMsg"]) == (
+        401,
+        "Authentication failed: wrong credentials.",
+    )
