@@ -245,3 +245,32 @@ def test_an_invalid_body_names_each_bad_key_and_keeps_the_reasons(post):
     detail = json.loads(event.error)
     assert set(detail) == {"groupID", "membersID"}
     assert event.error == json.dumps(detail, ensure_ascii=False)
+
+
+@pytest.mark.parametrize(
+    ("body", "message", "detail"),
+    [
+        (
+            b"not json",
+            "The request body is not valid JSON.",
+            "Expecting value: line 1 column 1 (char 0)",
+        ),
+        (b"\xff", "The request body is not valid UTF-8.", "byte 0xff at position 0"),
+        (b"[1, 2]", "The request body must be a JSON object, not an array.", ""),
+    ],
+)
+def test_a_body_that_is_no_json_object_says_why_where(post, body, message, detail):
+    response = post(body)
+
+    answer = response.json()
+    assert (response.status_code, answer["errMsg"]) == (400, message)
+    assert answer["errDlt"] == detail
+    assert CallbackEvent.objects.get().error == f"{message} {detail}".strip()
+
+
+def test_a_body_naming_no_command_on_the_bare_url_says_so(post):
+    response = post({"groupID": "g"}, command=None, path="/imcallback/")
+
+    assert response.json()["errMsg"] == (
+        "No callback command: neither the URL nor callbackCommand names one."
+    )

@@ -377,3 +377,23 @@ def test_a_storing_failure_keeps_the_whole_traceback_and_its_attempt(post, monke
     assert event.error == "".join(traceback.format_exception(error))
     [attempt] = event.attempt_log.all()
     assert (attempt.number, attempt.status, attempt.error) == (1, Status.FAILED, event.error)
+
+
+def test_a_storing_failure_is_answered_and_logged_as_such(post, monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full of bugs")
+
+    monkeypatch.setattr(DismissGroupHandler, "store_in_one_statement", broken)
+    monkeypatch.setattr(DismissGroupHandler, "apply", broken)
+
+    with caplog.at_level(logging.ERROR, logger="django_imcallback"):
+        response = post(DismissPayloadFactory())
+
+    event = CallbackEvent.objects.get()
+    assert (response.status_code, response.json()["errMsg"]) == (
+        500,
+        "Storing the callback failed.",
+    )
+    [record] = [r for r in caplog.records if r.getMessage().startswith("Processing event")]
+    assert record.getMessage() == f"Processing event {event.pk} ({DISMISS}) failed."
+    assert record.exc_info[0] is RuntimeError
