@@ -379,7 +379,9 @@ def test_a_storing_failure_keeps_the_whole_traceback_and_its_attempt(post, monke
     assert (attempt.number, attempt.status, attempt.error) == (1, Status.FAILED, event.error)
 
 
-def test_a_storing_failure_is_answered_and_logged_as_such(post, monkeypatch, caplog):
+def test_a_storing_failure_is_answered_and_logged_as_such(post, monkeypatch, settings, caplog):
+    settings.IMCALLBACK = {"RECORD_FIRST_BYTES": 0}  # recorded first: the line names it
+
     def broken(*args, **kwargs):
         raise RuntimeError("disk full of bugs")
 
