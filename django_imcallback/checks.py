@@ -13,7 +13,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from .conf import DEFAULTS, RECORD_POLICIES, imcallback_settings
+from .conf import DEFAULTS, RECORD_POLICIES, imcallback_settings, unknown_keys
 
 # (setting, attribute of imcallback_settings that parses it, check id, hint)
 SETTING_CHECKS = [
@@ -109,7 +109,7 @@ def check_settings(
             % {"keys": ", ".join(sorted(DEFAULTS))},
             id="imcallback.E002",
         )
-        for key in sorted(set(raw) - set(DEFAULTS), key=str)
+        for key in unknown_keys(raw)
     ]
     if messages:  # Every setting refuses to be read until then (callers are refused).
         return messages

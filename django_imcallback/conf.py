@@ -169,11 +169,16 @@ def parse_credentials(values: tuple[Any, ...]) -> tuple[Credential, ...]:
     return tuple(credentials)
 
 
+def unknown_keys(raw: dict[str, Any]) -> list[Any]:
+    """The keys of ``raw`` that are not settings, sorted."""
+    return sorted(set(raw) - set(DEFAULTS), key=str)
+
+
 def unknown_keys_message(raw: dict[str, Any]) -> str:
     """What is wrong with the keys of ``raw`` that are not settings, each with the setting
     it is closest to."""
     parts = []
-    for key in sorted(set(raw) - set(DEFAULTS), key=str):
+    for key in unknown_keys(raw):
         close = difflib.get_close_matches(str(key), list(DEFAULTS), n=1)
         hint = _(" (did you mean %(setting)r?)") % {"setting": close[0]} if close else ""
         parts.append(f"{key!r}{hint}")

@@ -67,12 +67,15 @@ def content_type_refusal(content_type: str) -> Refusal | None:
     return Answer.INVALID, "The Content-Type must be application/json.", f"got {content_type!r}"
 
 
+def too_large_refusal(detail: str) -> Refusal:
+    return Answer.TOO_LARGE, "The request body is too large.", detail
+
+
 def recorded_refusal(event: CallbackEvent) -> Refusal | None:
     """Why the request refused a recorded delivery, read again from what was recorded (so a
     replay refuses it too): a body cut off at the size limit, a Content-Type not JSON."""
     if event.body_size > len(event.body):
-        detail = f"{event.body_size} bytes; only {len(event.body)} were recorded."
-        return Answer.TOO_LARGE, "The request body is too large.", detail
+        return too_large_refusal(f"{event.body_size} bytes; only {len(event.body)} were recorded.")
     headers = {name.lower(): value for name, value in (event.headers or {}).items()}
     return content_type_refusal(headers.get("content-type", ""))
 

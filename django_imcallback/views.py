@@ -204,11 +204,7 @@ class CallbackView(APIView):
         except BodyTooLarge as exc:
             event.body_size = exc.size
             detail = f"{exc.size} bytes; the limit (IMCALLBACK['MAX_BODY_BYTES']) is {limit}."
-            rejection: tuple[Answer, str, str] | None = (
-                Answer.TOO_LARGE,
-                ANSWERS[Answer.TOO_LARGE][1],
-                detail,
-            )
+            rejection: pipeline.Refusal | None = pipeline.too_large_refusal(detail)
         else:
             event.body_size = len(event.body)
             rejection = pipeline.content_type_refusal(request.content_type or "")

@@ -89,11 +89,9 @@ class Command(BaseCommand):
         stale_after = timedelta(seconds=options["stale_after"])
         if options["max_attempts"] < 1:
             raise CommandError(_("--max-attempts must be at least 1."))
-        if options["ids"]:
-            pass
-        elif options["status"] or options["force"]:
+        if not options["ids"] and (options["status"] or options["force"]):
             events = events.filter(claimable(options["force"], stale_after))
-        else:
+        elif not options["ids"]:  # cron's: only what is due
             events = events.filter(due(stale_after, options["max_attempts"]))
         if options["status"]:
             events = events.filter(status__in=options["status"])
