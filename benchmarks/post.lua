@@ -55,14 +55,20 @@ local function mixed(id, step)
     .. '"groupType":"\\u0002","membersID":["o-%s","m1","m2","u4","u5"]}\n', id, id, id)
 end
 
--- BENCH_MESSAGE=1: a text message per request, as a before-callback (BENCH_PATH).
+-- BENCH_MESSAGE=1: a text message per request, as a before-callback (BENCH_PATH), or
+-- with BENCH_AFTER=1 as the after-callback the server sends once it is sent.
 local message = os.getenv("BENCH_MESSAGE") == "1"
+local after = os.getenv("BENCH_AFTER") == "1"
+-- BENCH_JOIN=1: a direct join per request, fifty new users per group.
+local join = os.getenv("BENCH_JOIN") == "1"
 
 request = function()
   counter = counter + 1
   if message then
+    local command = "callbackBeforeSendSingleMsgCommand"
+    if after then command = "callbackAfterSendSingleMsgCommand" end
     local body = string.format(
-      '{"callbackCommand":"callbackBeforeSendSingleMsgCommand","sendID":"u-%d",'
+      '{"callbackCommand":"' .. command .. '","sendID":"u-%d",'
       .. '"serverMsgID":"","clientMsgID":"c-%s-%d-%d","senderPlatformID":1,'
       .. '"senderNickname":"U","sessionType":1,"msgFrom":100,"contentType":101,"status":1,'
       .. '"sendTime":1700000000000,"createTime":1700000000000,'
@@ -71,6 +77,14 @@ request = function()
       tid, prefix, tid, counter, counter, tid + 1)
     headers["Operationid"] = string.format("op-%s-%d-%d", prefix, tid, counter)
     return wrk.format("POST", path, headers, body)
+  end
+  if join then
+    local id = string.format("%s-%d-%d", prefix, tid, math.floor((counter - 1) / 50))
+    local body = string.format(
+      '{"callbackCommand":"callbackAfterJoinGroupCommand","operationID":"x","groupID":"%s",'
+      .. '"reqMessage":"","joinSource":3,"inviterUserID":"u%d"}\n', id, counter)
+    headers["Operationid"] = string.format("op-%s-%d-%d", prefix, tid, counter)
+    return wrk.format("POST", base .. "callbackAfterJoinGroupCommand", headers, body)
   end
   if mix then
     local id = string.format("%s-%d-%d", prefix, tid, math.floor((counter - 1) / 10))

@@ -196,15 +196,21 @@ def wrk(
     repeat: bool = False,
     mix: bool = False,
     message: bool = False,
+    base: str = "",
+    join: bool = False,
+    after: bool = False,
 ) -> dict[str, float]:
     env = {
         **os.environ,
         "BENCH_PATH": path,
+        "BENCH_BASE": base or "/imcallback/",
         "BENCH_PREFIX": prefix,
         "BENCH_AUTH": AUTH,
         "BENCH_REPEAT": "1" if repeat else "",
         "BENCH_MIX": "1" if mix else "",
         "BENCH_MESSAGE": "1" if message else "",
+        "BENCH_JOIN": "1" if join else "",
+        "BENCH_AFTER": "1" if after else "",
     }
     out = subprocess.run(
         [
@@ -227,13 +233,22 @@ def wrk(
         check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
-    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
     bad = re.search(r"BENCH non2xx=(\d+) errors=(\d+)", out)
     if int(bad.group(1)) or int(bad.group(2)):
-        raise RuntimeError(f"{path}: {bad.group(0)}\n{out}")
+        raise RuntimeError(f"{path or base}: {bad.group(0)}\n{out}")
     requests = int(re.search(r"(\d+) requests in", out).group(1))
-    return {"rps": rps, "p99_ms": float(p99.group(1)) * scale, "requests": requests}
+    return {
+        "rps": rps,
+        "p50_ms": _percentile(out, "50%"),
+        "p99_ms": _percentile(out, "99%"),
+        "requests": requests,
+    }
+
+
+def _percentile(out: str, which: str) -> float:
+    found = re.search(rf"{which}\s+([\d.]+)(us|ms|s)\b", out)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[found.group(2)]
+    return float(found.group(1)) * scale
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -277,42 +292,56 @@ def bench_cpu(server: Server, duration: int, rounds: int) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in results.items()}
 
 
+#: Where each side of a comparison posts: (BENCH_PATH, BENCH_BASE).
+FLOORS = {
+    "floor": (PATHS["floor"], ""),
+    "bare": (f"/bare{PATHS['floor']}", ""),
+    "app": (PATHS["app"], ""),
+    "plain": (PATHS["plain"], ""),
+    # The group callbacks' same work (benchmarks/floor.py), with and without middleware.
+    "group floor": ("", "/floor-group/"),
+    "group bare": ("", "/bare/floor-group/"),
+    "message floor": (MESSAGE_PATHS["floor"], ""),
+    "message bare": (f"/bare{MESSAGE_PATHS['floor']}", ""),
+    "message app": (MESSAGE_PATHS["app"], ""),
+    "message all": (MESSAGE_PATHS["all"], ""),
+    "after message": ("/imcallback/callbackAfterSendSingleMsgCommand", ""),
+}
+
+
+class Runs(dict[str, list[dict[str, float]]]):
+    """Each side's wrk results, round by round."""
+
+    def median(self, name: str, key: str = "rps") -> float:
+        return statistics.median(r[key] for r in self[name])
+
+    def ratio(self, name: str, base: str) -> float:
+        return paired_ratio([r["rps"] for r in self[name]], [r["rps"] for r in self[base]])
+
+
 def bench_small(
     duration: int,
     rounds: int,
-    repeat: bool = False,
-    names: tuple[str, ...] = ("floor", "app"),
-    tag: str = "",
-    mix: bool = False,
-    message: bool = False,
-) -> dict[str, dict[str, float]]:
-    """wrk at 4 connections; ``repeat`` sends each group twice (members, then none);
-    ``mix``: the app gets a busy server's group callbacks (the floor, small dismissals)."""
-    results: dict[str, list[dict[str, float]]] = {name: [] for name in names}
-    tag = tag or ("twice" if repeat else "small")
+    names: tuple[str, ...],
+    tag: str,
+    connections: int = 4,
+    **mode: bool,
+) -> Runs:
+    """wrk at ``connections``, each side of ``names`` (``FLOORS``) in turn, round by round;
+    ``mode``: ``repeat`` (each group twice: members, then none), ``mix`` (a busy server's
+    group callbacks), ``join`` (direct joins), ``message`` and ``after`` (messages)."""
+    runs = Runs({name: [] for name in names})
     for round_ in range(rounds):
         for name in names if round_ % 2 == 0 else tuple(reversed(names)):
-            mixed = mix and name != "floor"
-            path = MESSAGE_PATHS[name] if message else PATHS[name]
-            prefix = f"{name}-{tag}{round_}"
-            result = wrk(path, prefix, duration, 4, repeat, mixed, message)
+            path, base = FLOORS[name]
+            prefix = f"{name.replace(' ', '-')}-{tag}{round_}"
+            result = wrk(path, prefix, duration, connections, base=base, **mode)
             log(
                 f"  {tag} round {round_ + 1} {name}: {result['rps']:.0f} req/s, "
-                f"p99 {result['p99_ms']:.1f} ms"
+                f"p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms"
             )
-            results[name].append(result)
-    summary: dict[str, dict[str, float]] = {
-        name: {
-            "rps": statistics.median(r["rps"] for r in runs),
-            "p99_ms": statistics.median(r["p99_ms"] for r in runs),
-        }
-        for name, runs in results.items()
-    }
-    for name in names[1:]:
-        summary[name]["ratio"] = paired_ratio(
-            [r["rps"] for r in results[name]], [r["rps"] for r in results["floor"]]
-        )
-    return summary
+            runs[name].append(result)
+    return runs
 
 
 def paired_ratio(values: list[float], baselines: list[float]) -> float:
@@ -371,24 +400,46 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     log("Resetting the benchmark database...")
     reset_database()
+    d, r = args.duration, args.rounds
     with Server(args.workers) as server:
         log("Small dismissals (5 members), 4 connections; the app also behind a plain view:")
-        small = bench_small(args.duration, args.rounds, names=("floor", "app", "plain"))
+        small = bench_small(d, r, ("floor", "app", "bare", "plain"), "small")
         log("Small dismissals sent twice (members, then none), 4 connections:")
-        twice = bench_small(args.duration, args.rounds, repeat=True)
+        twice = bench_small(d, r, ("floor", "app", "bare"), "twice", repeat=True)
         log("Group callbacks (creates, joins, quits, kicks, dismissals), 4 connections:")
-        mixed = bench_small(args.duration, args.rounds, tag="mixed", mix=True)
+        mixed = bench_small(d, r, ("group floor", "app", "group bare"), "mixed", mix=True)
         log("Before-callbacks: text messages, a trivial decider, RECORD failures / all:")
         messages = bench_small(
-            args.duration, args.rounds, names=("floor", "app", "all"), tag="msg", message=True
+            d,
+            r,
+            ("message floor", "message app", "message all", "message bare"),
+            "msg",
+            message=True,
         )
+        log("Latency at concurrency 2 (OpenIM's two sender workers), against the bare floors:")
+        latency = {
+            "a small dismissal": bench_small(d, r, ("bare", "app"), "lat-dismiss", 2),
+            "a direct join": bench_small(d, r, ("group bare", "app"), "lat-join", 2, join=True),
+            "a message after-callback": bench_small(
+                d,
+                r,
+                ("message bare", "after message"),
+                "lat-after",
+                2,
+                message=True,
+                after=True,
+            ),
+            "a before-callback with a decider": bench_small(
+                d, r, ("message bare", "message app"), "lat-before", 2, message=True
+            ),
+        }
         log("CPU per small dismissal, 1 connection:")
         cpu = bench_cpu(server, args.duration, max(2, args.rounds // 2))
         log("100,000-member dismissals:")
         large = bench_large(100_000, max(args.rounds, 3), "100k")
     with Server(args.workers, receiver=True):
         log("Small dismissals with a group_dismissed receiver connected, 4 connections:")
-        received = bench_small(args.duration, args.rounds, tag="receiver")
+        received = bench_small(d, r, ("floor", "app", "bare"), "receiver")
     million = None if args.quick else bench_million(args.workers)
 
     cpu_model = next(
@@ -405,56 +456,69 @@ def main() -> None:
         f"PostgreSQL {pg_version}, gunicorn {args.workers} sync workers.\n"
     )
     print("Throughput and time: medians over the rounds; app / floor: the median of the")
-    print("per-round ratios (each round runs both back to back).\n")
+    print("per-round ratios (each round runs both back to back). A floor with middleware")
+    print("runs Django's default middleware, as the app does; a bare floor runs none.\n")
     print("| benchmark | floor | app | app / floor | target |")
     print("|---|---|---|---|---|")
-    ratio = small["app"]["ratio"]
-    print(
-        f"| small dismissals, throughput (req/s, 4 connections) | {small['floor']['rps']:.0f} "
-        f"| {small['app']['rps']:.0f} | {ratio:.2f} | >= 0.75 |"
+
+    def row(label: str, runs: Runs, name: str, base: str, target: str) -> None:
+        print(
+            f"| {label} | {runs.median(base):.0f} | {runs.median(name):.0f} "
+            f"| {runs.ratio(name, base):.2f} | {target} |"
+        )
+
+    row("small dismissals (req/s, 4 connections)", small, "app", "floor", "reported")
+    row("small dismissals, bare floor (req/s)", small, "app", "bare", ">= 0.75")
+    row(
+        "the same behind a plain Django view (req/s; the DRF view costs the difference)",
+        small,
+        "plain",
+        "floor",
+        "reported",
     )
-    ratio = small["plain"]["ratio"]
-    print(
-        f"| the same behind a plain Django view, throughput (req/s) | {small['floor']['rps']:.0f} "
-        f"| {small['plain']['rps']:.0f} | {ratio:.2f} | reported (the DRF view costs the "
-        "difference from the row above) |"
+    row(
+        "small dismissals with a group_dismissed receiver (req/s)",
+        received,
+        "app",
+        "floor",
+        "reported",
     )
-    ratio = received["app"]["ratio"]
-    print(
-        f"| small dismissals with a group_dismissed receiver (req/s, 4 connections) "
-        f"| {received['floor']['rps']:.0f} | {received['app']['rps']:.0f} | {ratio:.2f} "
-        "| reported |"
+    row("the same, bare floor (req/s)", received, "app", "bare", "reported")
+    row(
+        "each dismissal twice, members then none, as OpenIM sends (req/s)",
+        twice,
+        "app",
+        "floor",
+        "reported",
     )
-    print(
-        f"| small dismissals, p99 latency (ms) | {small['floor']['p99_ms']:.1f} "
-        f"| {small['app']['p99_ms']:.1f} | {small['app']['p99_ms'] / small['floor']['p99_ms']:.2f} "
-        "| reported |"
+    row("each dismissal twice, bare floor (req/s)", twice, "app", "bare", ">= 0.7")
+    row(
+        "group callbacks, a busy server's mix (req/s; the same-work floor)",
+        mixed,
+        "app",
+        "group floor",
+        "reported",
     )
-    ratio = twice["app"]["ratio"]
-    print(
-        f"| each dismissal twice, members then none, as OpenIM sends (req/s, 4 connections) "
-        f"| {twice['floor']['rps']:.0f} | {twice['app']['rps']:.0f} | {ratio:.2f} | >= 0.75 |"
-    )
-    ratio = mixed["app"]["ratio"]
-    print(
-        f"| group callbacks, a busy server's mix (req/s, 4 connections; floor: small dismissals) "
-        f"| {mixed['floor']['rps']:.0f} | {mixed['app']['rps']:.0f} | {ratio:.2f} | >= 0.75 |"
-    )
+    row("the same mix, bare same-work floor (req/s)", mixed, "app", "group bare", ">= 0.6")
     for name, label, target in (
-        ("app", 'RECORD "failures"', ">= 0.75"),
-        ("all", 'RECORD "all"', "reported"),
+        ("message app", 'RECORD "failures"', "reported"),
+        ("message all", 'RECORD "all"', "reported"),
     ):
-        row = messages[name]
-        print(
-            f"| before-callback messages, one trivial decider, {label} (req/s, 4 connections; "
-            f"floor: parse and allow) | {messages['floor']['rps']:.0f} | {row['rps']:.0f} "
-            f"| {row['ratio']:.2f} | {target} |"
+        row(
+            f"before-callback messages, one trivial decider, {label} (req/s; floor: parse "
+            "and allow)",
+            messages,
+            name,
+            "message floor",
+            target,
         )
-        print(
-            f"| the same, p99 latency (ms) | {messages['floor']['p99_ms']:.1f} "
-            f"| {row['p99_ms']:.1f} | {row['p99_ms'] / messages['floor']['p99_ms']:.2f} "
-            "| reported |"
-        )
+    row(
+        'the same, RECORD "failures", bare floor (req/s)',
+        messages,
+        "message app",
+        "message bare",
+        ">= 0.75",
+    )
     print(
         f"| small dismissals, CPU per request (µs, workers + PostgreSQL, 1 connection) "
         f"| {cpu['floor']:.0f} | {cpu['app']:.0f} | {cpu['app'] / cpu['floor']:.2f} | reported |"
@@ -472,6 +536,15 @@ def main() -> None:
         print(
             f"| 1,000,000 members, worker peak RSS (MB) | - | {million['peak_mb']:.0f} "
             f"(idle {million['idle_mb']:.0f}) | - | < 400 |"
+        )
+    print("\nLatency at concurrency 2 (ms, medians over the rounds; bare floors):\n")
+    print("| delivery | floor p50 | app p50 | floor p99 | app p99 |")
+    print("|---|---|---|---|---|")
+    for label, runs in latency.items():
+        base, name = list(runs)
+        print(
+            f"| {label} | {runs.median(base, 'p50_ms'):.1f} | {runs.median(name, 'p50_ms'):.1f} "
+            f"| {runs.median(base, 'p99_ms'):.1f} | {runs.median(name, 'p99_ms'):.1f} |"
         )
 
 

@@ -6,13 +6,14 @@ from django.urls import include, path
 from django_imcallback.decisions import Block, decides
 from django_imcallback.urls import bare_url
 
-from .floor import floor_message_view, floor_view
+from .floor import floor_group_view, floor_message_view, floor_view
 from .plain import PlainCallbackView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("floor/<str:command>", floor_view),
     path("floor-message/<str:command>", floor_message_view),
+    path("floor-group/<str:command>", floor_group_view),
     path("imcallback/", include("django_imcallback.urls")),
     bare_url("imcallback"),
     path("plain/<str:command>", PlainCallbackView.as_view()),
