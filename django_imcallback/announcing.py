@@ -5,10 +5,10 @@ or ``queued`` (sent by a task worker), written with the outcome it announces. In
 is owed only when a receiver is connected to the handler's signal or to
 ``callback_received``: with none, there is nothing to send and nothing to mark. ``send``
 runs after commit, sends both signals through ``send_robust``, then clears the marker to
-``sent`` without waiting for the disk: losing that write only makes ``imcallback_replay``
-announce the event again. A raising receiver marks the event ``failed`` with the
-traceback instead, and is logged once, here, naming the event and the receiver (the
-app's signals are ``CallbackSignal``s, which leave ``django.dispatch`` silent).
+``sent`` (``lifecycle.sent``). A raising receiver marks the event ``failed`` with the
+traceback instead (``lifecycle.announcement_failed``), and is logged once, here, naming
+the event and the receiver (the app's signals are ``CallbackSignal``s, which leave
+``django.dispatch`` silent).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import logging
 import traceback
 from typing import Any
 
-from . import attempts, sql, storage
+from . import attempts, lifecycle
 from .commands import Handler, Outcome
 from .logs import logsafe
 from .models import CallbackEvent
@@ -52,8 +52,7 @@ def send(
     )
     failures = [(r, error) for r, error in responses if isinstance(error, BaseException)]
     if not failures:
-        event.dispatch_state = Dispatch.SENT
-        sql.clear_marker(event)
+        lifecycle.sent(event)
         if event.attempts > 1:
             attempts.note(event)
         return True
@@ -66,8 +65,7 @@ def send(
             logsafe(event.command),
             exc_info=error,
         )
-    event.dispatch_state = Dispatch.FAILED
     text = "\n".join("".join(traceback.format_exception(error)) for error in errors)
-    storage.record(event, Status.FAILED, text)
+    lifecycle.announcement_failed(event, text)
     attempts.note(event, [receiver_name(receiver) for receiver, _ in failures])
     return False

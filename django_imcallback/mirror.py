@@ -20,6 +20,7 @@ from typing import Any
 from django.db.models import F
 from django.utils import timezone
 
+from . import sql
 from .models import CallbackEvent, IMGroup, IMGroupMember
 
 Member = IMGroupMember
@@ -28,9 +29,9 @@ OWNER, ADMIN, ORDINARY = 100, 60, 20
 
 
 def lock_group(group_id: str) -> IMGroup:
-    """The mirror's row for ``group_id``, created if new, locked until the transaction ends."""
-    IMGroup.objects.bulk_create([IMGroup(group_id=group_id)], ignore_conflicts=True)
-    return IMGroup.objects.select_for_update().get(group_id=group_id)
+    """The mirror's row for ``group_id``, created if new, locked until the transaction ends
+    (one statement)."""
+    return sql.upsert(IMGroup(group_id=group_id), "group_id")  # type: ignore[return-value]
 
 
 def is_older(

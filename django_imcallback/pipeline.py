@@ -18,7 +18,7 @@ from typing import Any
 
 from django.db import transaction
 
-from . import announcing, attempts, decisions, sql, storage
+from . import announcing, decisions, lifecycle, sql, storage
 from .commands import BadPayload, Handler, Outcome, parse_payload, registry
 from .conf import imcallback_settings
 from .logs import logsafe
@@ -84,7 +84,7 @@ def reject(event: CallbackEvent, answer: Answer, message: str, detail: str) -> R
     """Record a delivery refused before parsing (too large, wrong content type)."""
     if not is_stored(event):
         event.attempts = 1
-    storage.record(event, Status.INVALID, f"{message} ({detail})")
+    lifecycle.refuse(event, f"{message} ({detail})")
     return Result(answer, message, detail)
 
 
@@ -106,7 +106,7 @@ def process(event: CallbackEvent) -> Result:
     try:
         payload = parse_payload(bytes(event.body))
     except BadPayload as exc:
-        storage.record(event, Status.INVALID, f"{exc.message} {exc.detail}".strip())
+        lifecycle.refuse(event, f"{exc.message} {exc.detail}".strip())
         return Result(Answer.INVALID, exc.message, exc.detail)
     if not event.command and isinstance(payload.get("callbackCommand"), str):
         # Old servers post to the bare URL and name the command only in the body.
@@ -117,11 +117,14 @@ def process(event: CallbackEvent) -> Result:
     else:
         event.group_id, event.user_id = subject(payload)
     try:
-        result = _process(event, payload)
+        if is_stored(event) and (outcome := lifecycle.kept(event)) is not None:
+            result = _announce_again(event, outcome, payload)  # a replay: stored already
+        else:
+            result = _process(event, payload)
     except Exception as exc:
         command = logsafe(event.command)
         logger.error("Processing event %s (%s) failed.", event.pk, command, exc_info=exc)
-        storage.fail(event, exc)
+        lifecycle.store_failed(event, exc)
         result = Result(Answer.FAILED, "Storing the callback failed.")
     return result
 
@@ -129,13 +132,13 @@ def process(event: CallbackEvent) -> Result:
 def _process(event: CallbackEvent, payload: dict[str, Any]) -> Result:
     if not event.command:
         message = "No callback command: neither the URL nor callbackCommand names one."
-        storage.record(event, Status.INVALID, message)
+        lifecycle.refuse(event, message)
         return Result(Answer.INVALID, message, {"callbackCommand": ["This field is required."]})
     handler = registry.get(event.command)
     data, detail = handler.validate(payload) if handler else ({}, None)
     if data is None:
         message = f"The {event.command} body is invalid: " + ", ".join(detail or ()) + "."
-        storage.record(event, Status.INVALID, json.dumps(detail, ensure_ascii=False))
+        lifecycle.refuse(event, json.dumps(detail, ensure_ascii=False))
         # The server goes on after an error answer, copying these fields from it.
         return Result(Answer.INVALID, message, detail, decisions.echo(event.command, payload))
     decision = None
@@ -150,31 +153,52 @@ def _process(event: CallbackEvent, payload: dict[str, Any]) -> Result:
             note = "Slow decider: " + "; ".join(decision.slow)
     if not _kept(event.command, handler, decision):
         return Result(Answer.STORED)
-    task_mode = imcallback_settings.dispatch == "task"
-    # Inline, the receivers are this process's: with none connected, nothing is owed. A
-    # task worker may connect others, so in task mode the announcement is always queued.
-    owed = task_mode or announcing.owed(handler)
-    marker = Dispatch.QUEUED if task_mode else Dispatch.PENDING
-    event.dispatch_state = marker if owed else Dispatch.NONE
+    event.dispatch_state = _marker(handler)
     if handler is None or handler.records_only:
-        # Recorded, nothing else stored: the first INSERT alone, with its final status.
+        # Recorded, nothing else stored: one write of the event, with its final status.
         if handler is None:
             logger.info("No handler for %s; acknowledged.", logsafe(event.command))
-        outcome = Outcome(Status.UNHANDLED if handler is None else Status.PROCESSED)
-        storage.record(event, outcome.status, note)
+        outcome = Outcome(Status.UNHANDLED if handler is None else Status.PROCESSED, note)
+        # An unhandled event's outcome is not kept: a replay after a handler is registered
+        # stores it.
+        lifecycle.stored(event, outcome, keep=handler is not None)
     else:
         limit = imcallback_settings.record_first_bytes
         outcome = storage.store(event, handler, data, record_first_bytes=limit)
-    if owed:
-
-        def announce() -> None:  # A function: on_commit logs its __qualname__ on errors.
-            _announce(event, handler, outcome, payload, task_mode)
-
-        transaction.on_commit(announce, using=sql.db_of(event), robust=True)
+    _announce_after_commit(event, handler, outcome, payload)
     if decision is not None and decision.error:
-        storage.record(event, Status.FAILED, decision.error)
-        attempts.note(event)
+        lifecycle.decider_failed(event, decision.error)
     return Result(Answer.STORED)
+
+
+def _marker(handler: Handler | None) -> str:
+    """What an announcement for ``handler`` starts as. Inline, the receivers are this
+    process's: with none connected, nothing is owed. A task worker may connect others, so
+    in task mode the announcement is always queued."""
+    if imcallback_settings.dispatch == "task":
+        return Dispatch.QUEUED
+    return Dispatch.PENDING if announcing.owed(handler) else Dispatch.NONE
+
+
+def _announce_again(event: CallbackEvent, outcome: Outcome, payload: dict[str, Any]) -> Result:
+    """A replay of an event whose storing committed: announce its kept outcome again."""
+    handler = registry.get(event.command)
+    lifecycle.restore(event, outcome, _marker(handler))
+    _announce_after_commit(event, handler, outcome, payload)
+    return Result(Answer.STORED)
+
+
+def _announce_after_commit(
+    event: CallbackEvent, handler: Handler | None, outcome: Outcome, payload: dict[str, Any]
+) -> None:
+    if event.dispatch_state not in (Dispatch.PENDING, Dispatch.QUEUED):
+        return
+    queued = event.dispatch_state == Dispatch.QUEUED
+
+    def announce() -> None:  # A function: on_commit logs its __qualname__ on errors.
+        _announce(event, handler, outcome, payload, queued)
+
+    transaction.on_commit(announce, using=sql.db_of(event), robust=True)
 
 
 def _kept(command: str, handler: Handler | None, decision: decisions.Decision | None) -> bool:
@@ -196,9 +220,9 @@ def _announce(
     handler: Handler | None,
     outcome: Outcome,
     payload: dict[str, Any],
-    task_mode: bool,
+    queued: bool,
 ) -> None:
-    if not task_mode:
+    if not queued:
         announcing.send(event, handler, outcome, payload)
         return
     from .tasks import announce_event  # Only in task mode: it needs the Tasks framework.

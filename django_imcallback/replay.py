@@ -3,9 +3,9 @@
 A replay runs the stored raw body through the same pipeline as a live delivery, and keeps
 its outcome in an attempt row of its own (``attempts``). When only receivers failed, it
 retries only those (by dotted path); ``force`` re-sends every receiver.
-Each event is first *claimed* with a conditional UPDATE, so two operators replaying
-the same event at once process it once; handlers are idempotent per event, so a
-replayed dismissal is stored once, and announced by the event that stored it.
+Each event is first *claimed* (``lifecycle.claim_for_replay``), so two operators replaying
+the same event at once process it once. An event whose storing committed is not stored
+again: its kept outcome is announced again (``lifecycle.kept``).
 
 Besides failed, invalid and unhandled events, a replay takes what was cut off, once it
 is older than ``STALE_AFTER``: events still ``received`` (a worker killed while storing)
@@ -23,11 +23,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import attempts
+from . import attempts, lifecycle
 from .logs import logsafe
 from .models import CallbackEvent
 from .pipeline import process
@@ -127,17 +127,14 @@ def replay_events(
         else list(events.values_list("pk", flat=True))
     )
     for pk in pks:
-        can_take = CallbackEvent.objects.filter(claimable(force, stale_after), pk=pk)
+        condition = claimable(force, stale_after)
         if dry_run:
-            if can_take.exists():
+            if CallbackEvent.objects.filter(condition, pk=pk).exists():
                 report.outcomes["to replay"] += 1
             else:
                 report.skipped.append(pk)
             continue
-        claimed = can_take.update(
-            status=Status.RECEIVED, processed_at=timezone.now(), attempts=F("attempts") + 1
-        )
-        if not claimed:
+        if not lifecycle.claim_for_replay(pk, condition):
             report.skipped.append(pk)
             continue
         event = CallbackEvent.objects.get(pk=pk)

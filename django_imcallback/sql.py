@@ -1,10 +1,13 @@
 """The few statements the storing core writes by hand; everything else uses the ORM.
 
-- ``insert``: a new event, its large body sent as bytes rather than escaped into SQL.
+- ``insert``: a new event, its large body sent as bytes rather than escaped into SQL;
+  ``next_id``: a primary key drawn for a row before it is written.
 - ``insert_children``: many ``(parent, value)`` rows: ``unnest`` or sorted ``COPY`` on
   PostgreSQL, batched ``executemany`` elsewhere; no model instance per row.
 - ``store_in_one_statement``: route 1 of ``storage``, a new event and a row unique on a key,
   with its children, in one autocommitted PostgreSQL statement.
+- ``upsert``: a row unique on a key, created if missing, returned and (on PostgreSQL)
+  locked, in one round trip.
 - ``clear_marker``: an event's announcement state, without waiting for the disk.
 
 Statements are built once per model and database (building one through the ORM costs more
@@ -14,6 +17,7 @@ so JSON, binary and time columns behave exactly as through the ORM.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from functools import cache
 from typing import Any
@@ -64,14 +68,22 @@ def _set_pk(obj: models.Model, pk: Any, using: str) -> None:
 
 @cache
 def _insert(
-    model: type[models.Model], using: str, computed: tuple[tuple[str, str], ...] = ()
+    model: type[models.Model],
+    using: str,
+    computed: tuple[tuple[str, str], ...] = (),
+    with_pk: bool = False,
 ) -> tuple[str, tuple[models.Field[Any, Any], ...]]:
     """``INSERT INTO model (...) SELECT <values>`` and the fields given as parameters.
 
-    ``computed`` maps field names (the primary key's included) to SQL expressions.
+    ``computed`` maps field names (the primary key's included) to SQL expressions;
+    ``with_pk``: the primary key is a parameter too.
     """
     expressions = dict(computed)
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key or f.name in expressions]
+    fields = [
+        f
+        for f in model._meta.concrete_fields
+        if not f.primary_key or with_pk or f.name in expressions
+    ]
     values = ", ".join(expressions.get(f.name, "%s") for f in fields)
     names = ", ".join(column(model, using, f.name) for f in fields)
     sql = f"INSERT INTO {table(model, using)} ({names}) SELECT {values}"
@@ -94,13 +106,20 @@ def insert(event: CallbackEvent) -> None:
         return
     import psycopg
 
-    sql, fields = _insert(CallbackEvent, using)
+    sql, fields = _insert(CallbackEvent, using, with_pk=event.pk is not None)
     wrapper = CursorDebugWrapper if connection.queries_logged else CursorWrapper
     with wrapper(psycopg.Cursor(connection.connection), connection) as cursor:
         cursor.execute(
             f"{sql} RETURNING {column(CallbackEvent, using)}", _params(event, fields, using)
         )
         _set_pk(event, cursor.fetchone()[0], using)
+
+
+def next_id(model: type[models.Model], using: str) -> int:
+    """A primary key for a new ``model`` row, drawn from its PostgreSQL sequence."""
+    with connections[using].cursor() as cursor:
+        cursor.execute(f"SELECT nextval({_sequence(model, using)}::regclass)")
+        return int(cursor.fetchone()[0])
 
 
 def _children_sql(child: type[models.Model], fk: str, value: str, source: str, using: str) -> str:
@@ -143,6 +162,7 @@ def store_in_one_statement(
     key: str,
     children: tuple[type[models.Model], str, str, Sequence[str]],
     duplicate_note: tuple[str, str],
+    kept: tuple[dict[str, Any], list[str]],
     also: tuple[models.Model, str, tuple[str, ...]] | None = None,
 ) -> str | None:
     """Route 1: store the new ``event`` and ``row`` (unique on ``key``) in one statement.
@@ -151,7 +171,9 @@ def store_in_one_statement(
     ``also`` is ``(other row, its unique key, fields)``: the stored row with that key, if
     there is one, gets these fields' values (a foreign key to the event: the new event).
     Foreign keys to the event take an id drawn from the event's sequence (checked at the
-    end of the statement). Sent outside a transaction, the statement is the transaction:
+    end of the statement). ``kept`` is the event's outcome as ``lifecycle.stored`` keeps it
+    when everything is stored, and the path in it of ``row``'s primary key (known only to
+    the statement). Sent outside a transaction, the statement is the transaction:
     all of it is stored, or nothing. Two shapes, because the server sends each delivery
     with its children first and then again without them:
 
@@ -173,6 +195,7 @@ def store_in_one_statement(
             fields = [f for f in _update_fields(type(other), updated) if not _is_event_fk(f)]
             params += _params(other, fields, using)
             params.append(getattr(other, other_key))
+        params += [json.dumps(kept[0]), kept[1]]
     else:
         params += [*duplicate_note, getattr(row, key)]
     params += _params(event, _event_insert(using, bool(values))[1], using)
@@ -183,10 +206,19 @@ def store_in_one_statement(
         return None
     _set_pk(event, event_id, using)
     event.status, event.error = str(status), str(note)
+    event.outcome = {"status": event.status, "note": event.error, "announce": None}
     if status == CallbackEvent.Status.PROCESSED:
         setattr(row, event_field(model) + "_id", event_id)
         _set_pk(row, row_pk, using)
+        event.outcome = _with(kept[0], kept[1], row_pk)
     return str(status)
+
+
+def _with(kept: Any, path: list[str], value: Any) -> Any:
+    """``kept`` with ``value`` at ``path`` (as ``jsonb_set`` puts it there)."""
+    if not path:
+        return value
+    return {**kept, path[0]: _with(kept[path[0]], path[1:], value)}
 
 
 def _also_spec(
@@ -198,7 +230,7 @@ def _also_spec(
 @cache
 def _event_id(model: type[models.Model], using: str) -> tuple[tuple[str, str], ...]:
     """``model``'s foreign key to its event, drawn from the events' sequence."""
-    return ((event_field(model), f"nextval({_event_sequence(using)}::regclass)"),)
+    return ((event_field(model), f"nextval({_sequence(CallbackEvent, using)}::regclass)"),)
 
 
 def _update_fields(model: type[models.Model], names: tuple[str, ...]) -> list[Any]:
@@ -210,11 +242,11 @@ def _is_event_fk(field: Any) -> bool:
 
 
 @cache
-def _event_sequence(using: str) -> str:
-    """The events' id sequence as a SQL literal, asked of PostgreSQL once."""
+def _sequence(model: type[models.Model], using: str) -> str:
+    """``model``'s id sequence as a SQL literal, asked of PostgreSQL once."""
     with connections[using].cursor() as cursor:
-        event_table, event_pk = CallbackEvent._meta.db_table, CallbackEvent._meta.pk.column
-        cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [event_table, event_pk])
+        name, pk = model._meta.db_table, model._meta.pk.column
+        cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [name, pk])
         (name,) = cursor.fetchone()
     return "'" + str(name).replace("'", "''") + "'"
 
@@ -224,9 +256,13 @@ def _event_insert(using: str, processed: bool) -> tuple[str, tuple[models.Field[
     source = "new_row" if processed else "outcome"
     status = "'processed'" if processed else f"{source}.status"
     error = "''" if processed else f"{source}.note"
-    return _insert(
-        CallbackEvent, using, (("id", f"{source}.event_id"), ("status", status), ("error", error))
+    kept = (
+        "kept.outcome"
+        if processed
+        else "jsonb_build_object('status', outcome.status, 'note', outcome.note, 'announce', NULL)"
     )
+    computed = (("id", f"{source}.event_id"), ("status", status), ("error", error))
+    return _insert(CallbackEvent, using, (*computed, ("outcome", kept)))
 
 
 @cache
@@ -261,13 +297,15 @@ def _one_statement(
             f"WITH new_row AS ({row_sql} ON CONFLICT ({key_column}) DO NOTHING"
             f" RETURNING {pk} AS id, {event_id} AS event_id),"
             f" new_children AS ({children}),{update}"
-            f" new_event AS ({_event_insert(using, True)[0]} FROM new_row)"
+            " kept AS (SELECT jsonb_set(%s::jsonb, %s::text[], to_jsonb(new_row.id)) AS outcome"
+            " FROM new_row),"
+            f" new_event AS ({_event_insert(using, True)[0]} FROM new_row, kept)"
             " SELECT 'processed', '', event_id, id FROM new_row"
         )
     stored = f"SELECT {pk} FROM {table(model, using)} WHERE {key_column} = %s"
     return (
         "WITH outcome AS MATERIALIZED (SELECT 'duplicate' AS status, %s || stored.id || %s AS"
-        f" note, nextval({_event_sequence(using)}::regclass) AS event_id, stored.id"
+        f" note, nextval({_sequence(CallbackEvent, using)}::regclass) AS event_id, stored.id"
         f" FROM ({stored}) stored),"
         f" new_event AS ({_event_insert(using, False)[0]} FROM outcome)"
         f" SELECT status, note, event_id, id, {NO_WAIT} FROM outcome"
@@ -282,6 +320,51 @@ def event_field(model: type[models.Model]) -> str:
         for f in model._meta.concrete_fields
         if f.is_relation and f.related_model is CallbackEvent
     )
+
+
+@cache
+def _upsert(model: type[models.Model], key: str, using: str) -> tuple[str, tuple[Any, ...]]:
+    insert, fields = _insert(model, using)
+    names = [str(f.column) for f in model._meta.concrete_fields]
+    returning = ", ".join(connections[using].ops.quote_name(name) for name in names)
+    key_column = column(model, using, key)
+    # "WHERE true": SQLite reads "ON CONFLICT" after a bare SELECT as a join clause.
+    sql = (
+        f"{insert} WHERE true ON CONFLICT ({key_column}) DO UPDATE"
+        f" SET {key_column} = EXCLUDED.{key_column} RETURNING {returning}"
+    )
+    return sql, fields
+
+
+def upsert(obj: models.Model, key: str) -> models.Model:
+    """The stored row of ``type(obj)`` with ``obj``'s value of the unique ``key``: ``obj``
+    inserted if there is none. One statement; on PostgreSQL its row stays locked until
+    the transaction ends (an ``ON CONFLICT DO UPDATE`` locks the row it updates)."""
+    model, using = type(obj), db_of(obj)
+    connection = connections[using]
+    if connection.vendor not in ("postgresql", "sqlite"):
+        model._default_manager.using(using).bulk_create([obj], ignore_conflicts=True)
+        return model._default_manager.using(using).select_for_update().get(
+            **{key: getattr(obj, key)}
+        )
+    sql, fields = _upsert(model, key, using)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, _params(obj, fields, using))
+        row = cursor.fetchone()
+    concrete = model._meta.concrete_fields
+    values = [_from_db(f, value, connection) for f, value in zip(concrete, row, strict=True)]
+    return model.from_db(using, [f.attname for f in concrete], values)
+
+
+def _from_db(field: Any, value: Any, connection: Any) -> Any:
+    """``value`` as the ORM reads a ``field``'s column (the backend's and field's converters)."""
+    expression = field.get_col(field.model._meta.db_table)
+    converters = connection.ops.get_db_converters(expression) + expression.get_db_converters(
+        connection
+    )
+    for converter in converters:
+        value = converter(value, expression, connection)
+    return value
 
 
 def clear_marker(event: CallbackEvent) -> None:

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, ClassVar
 
+from django.apps import apps
+from django.db import models
 from django.dispatch import Signal
 from rest_framework import serializers
 
@@ -37,8 +39,48 @@ class Outcome:
     #: A note kept on the event (e.g. which stored row a duplicate repeats).
     note: str = ""
     #: The keyword arguments of the handler's signal (``sender`` and ``event`` are added);
-    #: ``None``: the signal is not sent for this delivery.
+    #: ``None``: the signal is not sent for this delivery. JSON values and model instances:
+    #: they are kept on the event (``kept``), for a task worker or a replay to send again.
     announce: dict[str, Any] | None = None
+
+    def kept(self) -> dict[str, Any]:
+        """As the event keeps it (JSON; a model instance by app label and primary key)."""
+        return {"status": self.status, "note": self.note, "announce": _keep(self.announce)}
+
+    @classmethod
+    def revive(cls, kept: dict[str, Any], using: str) -> Outcome:
+        """The outcome ``kept`` describes, its model instances read from ``using``."""
+        return cls(kept["status"], kept["note"], _revive(kept["announce"], using))
+
+
+#: How a model instance among a signal's arguments is kept: its label, and its primary key.
+MODEL_KEY = "$model"
+
+
+def _keep(value: Any, name: str = "announce") -> Any:
+    if isinstance(value, models.Model):
+        return {MODEL_KEY: value._meta.label_lower, "pk": value.pk}
+    if isinstance(value, dict):
+        return {str(k): _keep(v, f"{name}[{k!r}]") for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_keep(v, f"{name}[{i}]") for i, v in enumerate(value)]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    raise TypeError(
+        f"Outcome.{name} is a {type(value).__name__}: a signal's arguments are kept on the "
+        "event as JSON, so they must be JSON values or model instances."
+    )
+
+
+def _revive(value: Any, using: str) -> Any:
+    if isinstance(value, dict) and MODEL_KEY in value:
+        model = apps.get_model(value[MODEL_KEY])
+        return model._default_manager.using(using).get(pk=value["pk"])
+    if isinstance(value, dict):
+        return {k: _revive(v, using) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_revive(v, using) for v in value]
+    return value
 
 
 class Handler:

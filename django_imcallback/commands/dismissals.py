@@ -101,9 +101,19 @@ class DismissGroupHandler(Handler):
         also = (group, "group_id", ("status", "dismissed_at", "last_event"))
         # The note around the stored dismissal's id, which only the statement learns.
         note = tuple(duplicate_note(data["group_id"], "\x00").split("\x00"))
-        status = sql.store_in_one_statement(event, dismissal, "group_id", children, note, also)  # type: ignore[arg-type]
+        stored = Outcome(announce={"dismissal": dismissal})
+        kept = (stored.kept(), ["announce", "dismissal", "pk"])  # its pk: the statement's
+        status = sql.store_in_one_statement(
+            event,
+            dismissal,
+            "group_id",
+            children,
+            note,  # type: ignore[arg-type]
+            kept,
+            also,
+        )
         if status == Status.PROCESSED:
-            return Outcome(announce={"dismissal": dismissal})
+            return stored
         return None if status is None else Outcome(Status.DUPLICATE, event.error)
 
     @staticmethod

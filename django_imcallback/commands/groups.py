@@ -200,8 +200,8 @@ class GroupChangeHandler(Handler):
 
     ``change`` makes the change on the locked group and returns the signal's arguments
     (besides ``group``), or ``None`` when the delivery changes nothing (a repeat, or older
-    than what the mirror shows): it is then a duplicate, and not announced. The arguments
-    are kept with the change, so a replay or a task worker announces the same again.
+    than what the mirror shows): it is then a duplicate, and not announced. ``apply`` runs
+    once per event (a replay or a task worker announces the outcome kept on the event).
     """
 
     sender = IMGroup
@@ -209,16 +209,15 @@ class GroupChangeHandler(Handler):
 
     def apply(self, event: CallbackEvent, data: dict[str, Any]) -> Outcome:
         group = mirror.lock_group(data["group_id"])
-        done = IMGroupChange.objects.filter(event=event).first()
-        if done is not None:  # This delivery changed the group on an earlier try.
-            return Outcome(announce={"group": group, **done.details})
         details = self.change(group, event, data)
         if details is None:
             note = f"Nothing to change in group {group.group_id!r}: the mirror shows it already."
             return Outcome(Status.DUPLICATE, note)
         group.last_event = event
         group.save()
-        IMGroupChange.objects.create(group=group, event=event, kind=self.kind, details=details)
+        # Ignoring a conflict: an event stored before outcomes were kept may be stored again.
+        change = IMGroupChange(group=group, event=event, kind=self.kind, details=details)
+        IMGroupChange.objects.bulk_create([change], ignore_conflicts=True)
         return Outcome(announce={"group": group, **details})
 
     def change(self, group: IMGroup, event: CallbackEvent, data: Data) -> Details:

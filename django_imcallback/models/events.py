@@ -130,6 +130,15 @@ class CallbackEvent(models.Model):
         blank=True,
         help_text=_("The exact answer a before-callback's decision sent back."),
     )
+    outcome = models.JSONField(
+        _("stored outcome"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "What storing it did: its status, note and signal's arguments, which a task "
+            "worker or a replay announces again. Empty until its storing commits."
+        ),
+    )
     group_id = models.CharField(
         _("group ID"),
         max_length=ID_MAX_LENGTH,
@@ -186,8 +195,9 @@ class CallbackEvent(models.Model):
 
 
 def is_stored(event: CallbackEvent) -> bool:
-    """Whether the event's row exists: its primary key is ``None`` until an INSERT succeeds."""
-    return event.pk is not None
+    """Whether the event's row exists (a new event may hold a primary key drawn for it
+    before its row is written: see ``lifecycle.storing``)."""
+    return not event._state.adding
 
 
 class CallbackAttempt(models.Model):
