@@ -84,7 +84,11 @@ def sync(
     recent: set[str] = set()
     if skip_recent is not None:
         since = timezone.now() - skip_recent
-        changed = Q(last_event__received_at__gte=since) | Q(synced_at__gte=since)
+        changed = (
+            Q(last_event__received_at__gte=since)
+            | Q(members__last_event__received_at__gte=since)
+            | Q(synced_at__gte=since)
+        )
         recent = set(IMGroup.objects.filter(changed).values_list("group_id", flat=True))
     for group_id, info in infos.items():
         report.groups += 1

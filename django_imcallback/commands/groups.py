@@ -213,8 +213,8 @@ class GroupChangeHandler(Handler):
         if details is None:
             note = f"Nothing to change in group {group.group_id!r}: the mirror shows it already."
             return Outcome(Status.DUPLICATE, note)
-        group.last_event = event
-        group.save()
+        if group.last_event_id == event.pk:  # its own fields changed (mirror.touch)
+            group.save()
         # Ignoring a conflict: an event stored before outcomes were kept may be stored again.
         change = IMGroupChange(group=group, event=event, kind=self.kind, details=details)
         IMGroupChange.objects.bulk_create([change], ignore_conflicts=True)

@@ -119,10 +119,12 @@ class GroupContract(HandlerContract):
 
     def expect(self, key, event, *, members, details, group=None):
         """The effect of a change to a group the mirror had not seen before it: ``members``
-        maps each user to (role level, joined how, left how, is a member[, info])."""
+        maps each user to (role level, joined how, left how, is a member[, info]); ``group``,
+        the group's own fields it changes (the group's row then names it as the last change:
+        a change to members alone names it on the members' rows)."""
         row = {"name": "", "owner_id": "", "group_type": None, "status": "active", "info": {}}
         stored = {
-            "group": {**row, **(group or {}), "last_event_id": event.pk},
+            "group": {**row, **(group or {}), "last_event_id": event.pk if group else None},
             "members": {
                 user: (*member, *([{}] if len(member) == 4 else []), event.pk)
                 for user, member in members.items()

@@ -71,7 +71,7 @@ def test_a_delivery_is_stored_in_one_transaction(post):
     assert statements_on_events(queries) == expected
     event = CallbackEvent.objects.get()
     assert (event.status, event.attempts) == (Status.PROCESSED, 1)
-    assert IMGroup.objects.get().last_event_id == event.pk
+    assert IMGroup.objects.get().members.get().last_event_id == event.pk
 
 
 @requires_postgres
