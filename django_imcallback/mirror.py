@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from . import sql
@@ -43,6 +43,26 @@ def is_older(
     if event_time is not None and row.event_time is not None:
         return event_time < row.event_time
     return event is not None and row.last_event_id is not None and row.last_event_id > event.pk
+
+
+def shaping(events: QuerySet[CallbackEvent]) -> QuerySet[CallbackEvent]:
+    """Those of ``events`` that changed the mirror: stored (by a handler that changes it) and
+    not duplicates. The events about a group that did are its history."""
+    from .commands import registry
+
+    changing = [c for c in registry.commands() if not registry.get(c).records_only]  # type: ignore[union-attr]
+    return events.filter(command__in=changing, outcome__status=CallbackEvent.Status.PROCESSED)
+
+
+def history(group: IMGroup) -> QuerySet[CallbackEvent]:
+    """The deliveries that changed ``group`` or its members, newest first."""
+    return shaping(CallbackEvent.objects.filter(group_id=group.group_id)).order_by("-pk")
+
+
+def was_created(group: IMGroup, event: CallbackEvent) -> bool:
+    """Whether a creation of ``group`` other than ``event`` was stored: a group is created
+    once."""
+    return history(group).filter(command=event.command).exclude(pk=event.pk).exists()
 
 
 def touch(row: Any, event: CallbackEvent, event_time: datetime | None) -> None:

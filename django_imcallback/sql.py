@@ -344,8 +344,8 @@ def upsert(obj: models.Model, key: str) -> models.Model:
     connection = connections[using]
     if connection.vendor not in ("postgresql", "sqlite"):
         model._default_manager.using(using).bulk_create([obj], ignore_conflicts=True)
-        return model._default_manager.using(using).select_for_update().get(
-            **{key: getattr(obj, key)}
+        return (
+            model._default_manager.using(using).select_for_update().get(**{key: getattr(obj, key)})
         )
     sql, fields = _upsert(model, key, using)
     with connection.cursor() as cursor:

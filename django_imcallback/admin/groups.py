@@ -11,6 +11,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
+from .. import mirror
 from ..models import (
     DismissedGroup,
     IMGroup,
@@ -109,8 +110,8 @@ class IMGroupAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("events that shaped it"))
     def changes(self, obj: IMGroup) -> str:
-        changes = obj.changes.order_by("-event_id").values_list("event_id", "kind")[:200]
-        rows = ((_event_link(event_id), kind) for event_id, kind in changes)
+        changes = mirror.history(obj).values_list("pk", "command")[:200]
+        rows = ((_event_link(event_id), command) for event_id, command in changes)
         return format_html_join(mark_safe("<br>"), "{} {}", rows) or "-"
 
 

@@ -19,7 +19,7 @@ from rest_framework import serializers
 
 from .. import mirror
 from ..conf import imcallback_settings
-from ..models import CallbackEvent, IMGroup, IMGroupChange, IMGroupMember
+from ..models import CallbackEvent, IMGroup, IMGroupMember
 from ..signals import (
     group_created,
     group_info_changed,
@@ -205,7 +205,6 @@ class GroupChangeHandler(Handler):
     """
 
     sender = IMGroup
-    kind: ClassVar[str]
 
     def apply(self, event: CallbackEvent, data: dict[str, Any]) -> Outcome:
         group = mirror.lock_group(data["group_id"])
@@ -215,9 +214,6 @@ class GroupChangeHandler(Handler):
             return Outcome(Status.DUPLICATE, note)
         if group.last_event_id == event.pk:  # its own fields changed (mirror.touch)
             group.save()
-        # Ignoring a conflict: an event stored before outcomes were kept may be stored again.
-        change = IMGroupChange(group=group, event=event, kind=self.kind, details=details)
-        IMGroupChange.objects.bulk_create([change], ignore_conflicts=True)
         return Outcome(announce={"group": group, **details})
 
     def change(self, group: IMGroup, event: CallbackEvent, data: Data) -> Details:
@@ -226,12 +222,9 @@ class GroupChangeHandler(Handler):
 
 class CreateGroupHandler(GroupChangeHandler):
     signal = group_created
-    kind = "created"
 
     def change(self, group: IMGroup, event: CallbackEvent, data: Data) -> Details:
-        if group.changes.filter(kind=self.kind).exists() or mirror.is_older(
-            group, data["event_time"]
-        ):
+        if mirror.was_created(group, event) or mirror.is_older(group, data["event_time"]):
             return None
         group.name = data["groupName"] or group.name
         group.owner_id = data["ownerUserID"] or group.owner_id
@@ -252,7 +245,6 @@ class MembersJoinHandler(GroupChangeHandler):
     that names invited and approved members, so the mirror takes them from it."""
 
     signal = group_members_joined
-    kind = "announced"
 
     def change(self, group: IMGroup, event: CallbackEvent, data: Data) -> Details:
         users = {m["userID"]: None for m in data["memberList"]}
@@ -262,7 +254,6 @@ class MembersJoinHandler(GroupChangeHandler):
 
 class JoinHandler(GroupChangeHandler):
     signal = group_members_joined
-    kind = "joined"
 
     def change(self, group: IMGroup, event: CallbackEvent, data: Data) -> Details:
         users = {data["inviterUserID"]: None}
@@ -272,7 +263,6 @@ class JoinHandler(GroupChangeHandler):
 
 class QuitHandler(GroupChangeHandler):
     signal = group_member_left
-    kind = "quit"
 
     def change(self, group: IMGroup, event: CallbackEvent, data: Data) -> Details:
         left = mirror.release(group, event, [data["userID"]], Source.QUIT, data["event_time"])
@@ -283,7 +273,6 @@ class QuitHandler(GroupChangeHandler):
 
 class KickHandler(GroupChangeHandler):
     signal = group_member_left
-    kind = "kicked"
 
     def change(self, group: IMGroup, event: CallbackEvent, data: Data) -> Details:
         users = data["kickedUserIDs"]
@@ -300,7 +289,6 @@ class KickHandler(GroupChangeHandler):
 
 class TransferOwnerHandler(GroupChangeHandler):
     signal = group_owner_changed
-    kind = "owner changed"
 
     def change(self, group: IMGroup, event: CallbackEvent, data: Data) -> Details:
         old, new = data["oldOwnerUserID"], data["newOwnerUserID"]
@@ -323,7 +311,6 @@ class SetGroupInfoHandler(GroupChangeHandler):
     """``callbackAfterSetGroupInfoCommand``: an empty string or ``null`` means unchanged."""
 
     signal = group_info_changed
-    kind = "info changed"
     unchanged: ClassVar[tuple[Any, ...]] = ("", None)
 
     def change(self, group: IMGroup, event: CallbackEvent, data: Data) -> Details:
@@ -348,7 +335,6 @@ class SetGroupInfoExHandler(SetGroupInfoHandler):
 
 class SetMemberInfoHandler(GroupChangeHandler):
     signal = group_member_changed
-    kind = "member changed"
 
     def change(self, group: IMGroup, event: CallbackEvent, data: Data) -> Details:
         user = data["userID"]

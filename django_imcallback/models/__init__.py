@@ -13,7 +13,7 @@ from .events import (
     storable,
     subject,
 )
-from .groups import IMGroup, IMGroupChange, IMGroupMember, last_event_field
+from .groups import IMGroup, IMGroupMember, last_event_field
 
 __all__ = [
     "COMMAND_MAX_LENGTH",
@@ -25,7 +25,6 @@ __all__ = [
     "DismissedGroup",
     "DismissedGroupMember",
     "IMGroup",
-    "IMGroupChange",
     "IMGroupMember",
     "MembersSource",
     "is_stored",

@@ -132,29 +132,3 @@ class IMGroupMember(models.Model):
     @property
     def is_member(self) -> bool:
         return self.left_at is None
-
-
-class IMGroupChange(models.Model):
-    """A delivery that changed a mirrored group, and the announcement it made."""
-
-    group = models.ForeignKey(
-        IMGroup,
-        on_delete=models.CASCADE,
-        related_name="changes",
-        verbose_name=pgettext_lazy("OpenIM", "group"),
-    )
-    event = models.OneToOneField(
-        CallbackEvent,
-        on_delete=models.CASCADE,
-        related_name="group_change",
-        verbose_name=_("event"),
-    )
-    kind = models.CharField(_("kind"), max_length=32)
-    details = models.JSONField(_("details"), default=dict, blank=True)
-
-    class Meta:
-        verbose_name = _("group change")
-        verbose_name_plural = _("group changes")
-
-    def __str__(self) -> str:
-        return f"{self.kind} ({self.group_id})"

@@ -20,7 +20,6 @@ from django_imcallback.models import (
     CallbackEvent,
     DismissedGroup,
     IMGroup,
-    IMGroupChange,
     IMGroupMember,
 )
 from django_imcallback.openim import go_json
@@ -93,7 +92,7 @@ class GroupContract(HandlerContract):
         return {**group_body(self.command, f"g-{key}", "owner", self.users, "op"), **self.extra}
 
     def stored(self, key):
-        return IMGroupChange.objects.filter(group__group_id=f"g-{key}").count()
+        return mirror.history(IMGroup.objects.get(group_id=f"g-{key}")).count()
 
     def observe(self, key):
         group = IMGroup.objects.get(group_id=f"g-{key}")
@@ -111,7 +110,10 @@ class GroupContract(HandlerContract):
                 )
                 for m in group.members.all()
             },
-            "changes": list(group.changes.values_list("kind", "details", "event")),
+            "history": [
+                (e.pk, {k: v for k, v in e.outcome["announce"].items() if k != "group"})
+                for e in mirror.history(group)
+            ],
         }
 
     def arguments(self, call):
@@ -129,7 +131,7 @@ class GroupContract(HandlerContract):
                 user: (*member, *([{}] if len(member) == 4 else []), event.pk)
                 for user, member in members.items()
             },
-            "changes": [(registry.get(self.command).kind, details, event.pk)],
+            "history": [(event.pk, details)],
         }
         return {"stored": stored, "announced": {"group": f"g-{key}", **details}}
 
@@ -601,7 +603,7 @@ def test_concurrent_joins_and_quits_of_one_group_lose_nothing():
 
     assert answers == [200] * 72
     assert members_of("busy") == {f"u{n}-{i}" for n in range(8) for i in (0, 2, 4)}
-    assert IMGroupChange.objects.count() == 72
+    assert mirror.history(IMGroup.objects.get(group_id="busy")).count() == 72
 
 
 @requires_postgres

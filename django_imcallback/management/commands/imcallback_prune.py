@@ -10,7 +10,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from django_imcallback.models import CallbackEvent, DismissedGroup, IMGroupChange
+from django_imcallback import mirror
+from django_imcallback.models import CallbackEvent, DismissedGroup
 
 
 def delete_in_batches(queryset: QuerySet[Any], batch_size: int) -> int:
@@ -70,8 +71,8 @@ class Command(BaseCommand):
             dismissals = DismissedGroup.objects.filter(received_at__lt=cutoff)
             targets.append((_("dismissal(s)"), dismissals))
         before = f"{cutoff:%Y-%m-%d %H:%M} UTC"
-        # The group changes the events made go with them (the mirror's rows stay).
-        changes = IMGroupChange.objects.filter(event__in=events.values("pk")).count()
+        # The events that changed groups are the groups' history (the mirror's rows stay).
+        changes = mirror.shaping(events.exclude(group_id="")).count()
         for label, queryset in targets:
             values = {"label": label, "before": before}
             if options["dry_run"]:
