@@ -5,7 +5,9 @@
 Serves the test project with gunicorn on a fresh PostgreSQL database (FAULT_DATABASE_URL,
 default postgres://postgres@127.0.0.1:5432/imcallback_fault) and sends every dismissal
 twice, as OpenIM does (with its members, then without), from concurrent senders; every
-tenth group is large enough to be recorded first and stored by COPY. Meanwhile a gunicorn
+tenth group is large enough to be recorded first and stored by COPY. Other senders join,
+quit and kick users of ten shared groups: each sender its own users, one change at a
+time, and a few users that two senders change at once. Meanwhile a gunicorn
 worker is killed with SIGKILL every two seconds (the receiver takes 20 ms, so some die
 while storing and some while announcing), and PostgreSQL is restarted once. Then
 ``imcallback_replay`` runs once, and the script checks that:
@@ -15,7 +17,10 @@ while storing and some while announcing), and PostgreSQL is restarted once. Then
 - every stored dismissal was announced at least once, and more than once for no more
   groups than workers were killed;
 - every delivery answered 503 "could not be stored" is in the log whole, as one line
-  that parses back to exactly the body sent; every other 503 is stored.
+  that parses back to exactly the body sent; every other 503 is stored;
+- in the mirror, each sender's user is a member of a shared group exactly when the last
+  change sent for them was an acknowledged join (when that last change got no answer, or
+  was a user two senders changed at once, either way is right: counted apart).
 
 Exit status 0 when all hold. It needs to restart PostgreSQL (``pg_ctlcluster``), so it
 is meant for CI and throwaway machines.
@@ -41,6 +46,12 @@ sys.path.insert(0, str(ROOT))
 DB_URL = os.environ.get("FAULT_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/imcallback_fault")
 PORT = int(os.environ.get("FAULT_PORT", "8798"))
 COMMAND = "callbackAfterDisMissGroupCommand"
+JOIN, QUIT, KICK = (
+    "callbackAfterJoinGroupCommand",
+    "callbackAfterQuitGroupCommand",
+    "callbackAfterKickGroupCommand",
+)
+SHARED_GROUPS = [f"shared-{n}" for n in range(10)]
 LOST = "Database unavailable; callback NOT stored: "
 ENV = {
     **os.environ,
@@ -97,11 +108,23 @@ def body(group_id: str, members: int | None) -> bytes:
     return go_json({**dismiss_group_body(group_id, "owner", ids), "membersID": ids or None})
 
 
+def change(command: str, group_id: str, user: str) -> bytes:
+    from django_imcallback.openim import go_json
+
+    keys = {JOIN: {"inviterUserID": user}, QUIT: {"userID": user}}
+    body = {"callbackCommand": command, "groupID": group_id, **keys.get(command, {})}
+    if command == KICK:
+        body.update(kickedUserIDs=[user], reason="")
+    return go_json(body)
+
+
 class Load:
-    def __init__(self, seconds: float, senders: int) -> None:
+    def __init__(self, seconds: float, senders: int, group_senders: int) -> None:
         self.deadline = time.monotonic() + seconds
         self.senders = senders
+        self.group_senders = group_senders
         self.sent: list[dict] = []
+        self.changes: list[dict] = []
         self.lock = threading.Lock()
 
     def send(self, sender: int) -> None:
@@ -113,23 +136,49 @@ class Load:
                 self.post(group_id, copy, body(group_id, size))
             number += 1
 
-    def post(self, group_id: str, copy: str, payload: bytes) -> None:
+    def change_groups(self, sender: int) -> None:
+        """Joins, quits and kicks of this sender's users of the shared groups, one at a time;
+        now and then one of the users every sender changes."""
+        member: dict[tuple[str, str], bool] = {}
+        number = 0
+        while time.monotonic() < self.deadline:
+            group_id = random.choice(SHARED_GROUPS)
+            shared = random.random() < 0.1
+            user = f"both-{random.randrange(2)}" if shared else f"s{sender}-{random.randrange(5)}"
+            pair = (group_id, user)
+            command = random.choice((QUIT, KICK)) if member.get(pair) else JOIN
+            if shared:
+                command = random.choice((JOIN, QUIT))
+            member[pair] = command == JOIN
+            record = {"pair": pair, "command": command, "shared": shared, "number": number}
+            self.post(group_id, f"{sender}-{number}", change(command, group_id, user), record)
+            number += 1
+
+    def post(self, group_id: str, copy: str, payload: bytes, change: dict | None = None) -> None:
         operation_id = f"op-{group_id}-{copy}"
         record = {"group": group_id, "copy": copy, "op": operation_id, "body": payload}
+        command = change["command"] if change else COMMAND
         try:
             connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
             headers = {"Content-Type": "application/json", "Operationid": operation_id}
-            connection.request("POST", f"/imcallback/{COMMAND}", payload, headers)
+            connection.request("POST", f"/imcallback/{command}", payload, headers)
             response = connection.getresponse()
             record["status"], record["answer"] = response.status, response.read()
             connection.close()
         except (OSError, http.client.HTTPException) as exc:
             record["status"], record["answer"] = None, repr(exc).encode()  # no answer
         with self.lock:
-            self.sent.append(record)
+            if change is None:
+                self.sent.append(record)
+            else:
+                self.changes.append({**change, **record})
 
     def run(self, gunicorn: subprocess.Popen, restart_at: float) -> int:
         threads = [threading.Thread(target=self.send, args=(i,)) for i in range(self.senders)]
+        threads += [
+            threading.Thread(target=self.change_groups, args=(i,))
+            for i in range(self.group_senders)
+        ]
         for thread in threads:
             thread.start()
         kills, restarted, started = 0, False, time.monotonic()
@@ -154,6 +203,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=40)
     parser.add_argument("--senders", type=int, default=12)
+    parser.add_argument("--group-senders", type=int, default=6)
     args = parser.parse_args()
 
     import django
@@ -187,17 +237,52 @@ def main() -> int:
         try:
             time.sleep(3)
             log(f"{args.senders} senders for {args.seconds:.0f} s, killing a worker every 2 s")
-            load = Load(args.seconds, args.senders)
+            load = Load(args.seconds, args.senders, args.group_senders)
             kills = load.run(gunicorn, restart_at=args.seconds / 2)
         finally:
             gunicorn.send_signal(signal.SIGTERM)
             gunicorn.wait(timeout=60)
     log("replaying once")
     log(manage("imcallback_replay", "--stale-after", "0").strip())
-    return check(load.sent, kills, log_path.read_text())
+    return check(load.sent, kills, log_path.read_text(), load.changes)
 
 
-def check(sent: list[dict], kills: int, server_log: str) -> int:
+def check_groups(changes: list[dict], stored_ops: set[str]) -> list[str]:
+    """The shared groups' members against the last change sent for each user."""
+    from django_imcallback.models import IMGroupMember
+
+    members = set(
+        IMGroupMember.objects.filter(left_at__isnull=True).values_list("group__group_id", "user_id")
+    )
+    last: dict[tuple[str, str], dict] = {}
+    for record in sorted(changes, key=lambda r: r["number"]):
+        last[record["pair"]] = record
+    problems, unsure, raced = [], 0, Counter()
+    for pair, record in last.items():
+        if record["shared"]:
+            raced["member" if pair in members else "not a member"] += 1
+            continue
+        if record["status"] != 200:
+            unsure += 1
+            continue
+        if (pair in members) != (record["command"] == JOIN):
+            problems.append(f"{pair}: last acknowledged {record['command']}")
+    missing = [r["op"] for r in changes if r["status"] == 200 and r["op"] not in stored_ops]
+    acknowledged = Counter(r["command"] for r in changes if r["status"] == 200)
+    log(
+        f"group changes: {len(changes)} sent, acknowledged {dict(acknowledged)}; "
+        f"{len(last)} users checked, {unsure} whose last change got no answer; users two "
+        f"senders changed at once ended {dict(raced)}"
+    )
+    result = []
+    if missing:
+        result.append(f"{len(missing)} acknowledged group changes not stored: {missing[:5]}")
+    if problems:
+        result.append(f"{len(problems)} members wrong in the mirror: {problems[:5]}")
+    return result
+
+
+def check(sent: list[dict], kills: int, server_log: str, changes: list[dict]) -> int:
     from django_imcallback.models import CallbackEvent, DismissedGroup
     from tests.testapp.models import Announcement
 
@@ -205,7 +290,7 @@ def check(sent: list[dict], kills: int, server_log: str) -> int:
     log(f"{len(sent)} deliveries: {dict(statuses)}; {kills} workers killed")
     stored_ops = set(CallbackEvent.objects.values_list("operation_id", flat=True))
     problems: list[str] = []
-    checks = 6
+    checks = 8
 
     acknowledged = [r for r in sent if r["status"] == 200]
     missing = [r["op"] for r in acknowledged if r["op"] not in stored_ops]
@@ -246,6 +331,7 @@ def check(sent: list[dict], kills: int, server_log: str) -> int:
         f"stored {len(groups)} groups; {len(repeated)} announced more than once; "
         f"{len(lost_lines)} lost deliveries logged whole"
     )
+    problems += check_groups(changes, stored_ops)
     for problem in problems:
         log(f"FAIL: {problem}")
     failed = min(checks, len(problems))
