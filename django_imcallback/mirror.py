@@ -83,8 +83,63 @@ def admit(
     event_time: datetime | None = None,
 ) -> list[str]:
     """Make ``users`` (user ID -> role level, or None: an ordinary member) members; return
-    those who were not."""
-    now, known, changed = timezone.now(), members(group, users), []
+    those who were not. A member's role changes when one is given."""
+    now = timezone.now()
+    roles = {role is None for role in users.values()}
+    if sql.can_upsert(sql.db_of(group)) and len(roles) <= 1:
+        rows = [
+            Member(
+                group=group,
+                user_id=user_id,
+                role_level=ORDINARY if role is None else role,
+                joined_at=now,
+                joined_how=how,
+                last_event=event,
+                event_time=event_time,
+            )
+            for user_id, role in users.items()
+        ]
+        return sql.upsert_members(rows, join=True, roles=roles == {False})
+    return _admit_by_rows(group, event, users, how, event_time, now)
+
+
+def release(
+    group: IMGroup,
+    event: CallbackEvent,
+    user_ids: Iterable[str],
+    how: str,
+    event_time: datetime | None = None,
+) -> list[str]:
+    """End the membership of ``user_ids``; return those who were (or may have been) members."""
+    user_ids, now = list(dict.fromkeys(user_ids)), timezone.now()
+    if sql.can_upsert(sql.db_of(group)):
+        rows = [
+            Member(
+                group=group,
+                user_id=user_id,
+                left_at=now,
+                left_how=how,
+                last_event=event,
+                event_time=event_time,
+            )
+            for user_id in user_ids
+        ]
+        return sql.upsert_members(rows, join=False)
+    return _release_by_rows(group, event, user_ids, how, event_time, now)
+
+
+# The same, row by row, for a database without INSERT ... ON CONFLICT ... RETURNING.
+
+
+def _admit_by_rows(
+    group: IMGroup,
+    event: CallbackEvent,
+    users: Mapping[str, int | None],
+    how: str,
+    event_time: datetime | None,
+    now: datetime,
+) -> list[str]:
+    known, changed = members(group, users), []
     new, updated = [], []
     for user_id, role in users.items():
         member = known.get(user_id)
@@ -112,16 +167,15 @@ def admit(
     return changed
 
 
-def release(
+def _release_by_rows(
     group: IMGroup,
     event: CallbackEvent,
-    user_ids: Iterable[str],
+    user_ids: list[str],
     how: str,
-    event_time: datetime | None = None,
+    event_time: datetime | None,
+    now: datetime,
 ) -> list[str]:
-    """End the membership of ``user_ids``; return those who were (or may have been) members."""
-    user_ids = list(dict.fromkeys(user_ids))
-    now, known, changed = timezone.now(), members(group, user_ids), []
+    known, changed = members(group, user_ids), []
     new, ended = [], []
     for user_id in user_ids:
         member = known.get(user_id)

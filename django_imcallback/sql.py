@@ -8,6 +8,8 @@
   with its children, in one autocommitted PostgreSQL statement.
 - ``upsert``: a row unique on a key, created if missing, returned and (on PostgreSQL)
   locked, in one round trip.
+- ``upsert_members``: memberships begun or ended, many users in one statement, returning
+  the users whose membership it changed.
 - ``clear_marker``: an event's announcement state, without waiting for the disk.
 
 Statements are built once per model and database (building one through the ORM costs more
@@ -365,6 +367,95 @@ def _from_db(field: Any, value: Any, connection: Any) -> Any:
     for converter in converters:
         value = converter(value, expression, connection)
     return value
+
+
+#: Rows per membership statement: within PostgreSQL's 65,535 and SQLite's 32,766 parameters.
+MEMBER_BATCH = 3_000
+
+
+def can_upsert(using: str) -> bool:
+    """Whether ``using`` takes ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING``."""
+    connection = connections[using]
+    if connection.vendor == "sqlite":
+        import sqlite3
+
+        return sqlite3.sqlite_version_info >= (3, 35)
+    return connection.vendor == "postgresql"
+
+
+@cache
+def _members_sql(model: type[models.Model], using: str, join: bool, roles: bool) -> str:
+    """The statement's text after its VALUES: what a stored membership becomes."""
+    q = connections[using].ops.quote_name
+    m = table(model, using)
+    older = (
+        f"(CASE WHEN EXCLUDED.{q('event_time')} IS NOT NULL AND {m}.{q('event_time')} IS NOT NULL"
+        f" THEN EXCLUDED.{q('event_time')} < {m}.{q('event_time')}"
+        f" ELSE {m}.{q('last_event_id')} IS NOT NULL"
+        f" AND {m}.{q('last_event_id')} > EXCLUDED.{q('last_event_id')} END)"
+    )
+    touch = (
+        f"{q('event_time')} = COALESCE(EXCLUDED.{q('event_time')}, {m}.{q('event_time')}),"
+        f" {q('last_event_id')} = EXCLUDED.{q('last_event_id')}"
+    )
+    conflict = f"ON CONFLICT ({q('group_id')}, {q('user_id')}) DO UPDATE SET"
+    if not join:
+        return (
+            f" {conflict} {q('left_at')} = EXCLUDED.{q('left_at')},"
+            f" {q('left_how')} = EXCLUDED.{q('left_how')}, {touch}"
+            f" WHERE {m}.{q('left_at')} IS NULL AND NOT {older} RETURNING {q('user_id')}, 1"
+        )
+
+    def unless_member(name: str) -> str:
+        return (
+            f"{q(name)} = CASE WHEN {m}.{q('left_at')} IS NULL THEN {m}.{q(name)}"
+            f" ELSE EXCLUDED.{q(name)} END"
+        )
+
+    role = (
+        f"{q('role_level')} = EXCLUDED.{q('role_level')}" if roles else unless_member("role_level")
+    )
+    changes_role = (
+        f" OR COALESCE({m}.{q('role_level')}, -1) <> EXCLUDED.{q('role_level')}" if roles else ""
+    )
+    return (
+        f" {conflict} {role}, {unless_member('joined_at')}, {unless_member('joined_how')},"
+        f" {q('left_at')} = NULL, {q('left_how')} = '', {touch}"
+        f" WHERE NOT {older} AND ({m}.{q('left_at')} IS NOT NULL{changes_role})"
+        f" RETURNING {q('user_id')}, {q('joined_at')} = %s"
+    )
+
+
+def upsert_members(rows: Sequence[models.Model], *, join: bool, roles: bool = False) -> list[str]:
+    """Begin (``join``) or end the memberships ``rows`` describe, each a new member row
+    (unique on group and user) as it would be stored if the user had none: one statement
+    per ``MEMBER_BATCH`` rows. Returns the users whose membership it changed, in order.
+
+    A stored row that a newer change made (by ``eventTime``, else by arrival: a larger
+    ``last_event``) is left alone. Beginning: a user who has left rejoins as the row says;
+    a member stays one, with the row's role when ``roles`` (else the role they have). Ending:
+    a member leaves as the row says; a user with no row gets it (who left without the mirror
+    seeing them join). ``can_upsert`` must hold.
+    """
+    if not rows:
+        return []
+    model, using = type(rows[0]), db_of(rows[0])
+    insert, fields = _insert(model, using)
+    columns = insert.split(" SELECT ", 1)[0]
+    placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    tail = _members_sql(model, using, join, roles)
+    changed: set[str] = set()
+    with connections[using].cursor() as cursor:
+        for start in range(0, len(rows), MEMBER_BATCH):
+            batch = rows[start : start + MEMBER_BATCH]
+            params = [p for row in batch for p in _params(row, fields, using)]
+            if join:
+                joined_at = model._meta.get_field("joined_at")
+                params += _params(batch[0], [joined_at], using)  # type: ignore[list-item]
+            values = ", ".join([placeholders] * len(batch))
+            cursor.execute(f"{columns} VALUES {values}{tail}", params)
+            changed.update(user for user, is_change in cursor.fetchall() if is_change)
+    return [row.user_id for row in rows if row.user_id in changed]  # type: ignore[attr-defined]
 
 
 def clear_marker(event: CallbackEvent) -> None:
