@@ -70,6 +70,7 @@ class CallbackEventAdmin(ReadOnlyAdmin):
         "size",
         "verdict",
         "answer_sent",
+        "announced",
         "note_text",
         "attempt_history",
         "pretty_body",
@@ -249,6 +250,14 @@ class CallbackEventAdmin(ReadOnlyAdmin):
         if obj.answer is None:
             return "-"
         return format_html("<pre>{}</pre>", json.dumps(obj.answer, indent=2, ensure_ascii=False))
+
+    @admin.display(description=_("announced with"))
+    def announced(self, obj: CallbackEvent) -> str:
+        """The signal's arguments storing kept (what a worker or a replay sends again)."""
+        if obj.outcome is None or obj.outcome.get("announce") is None:
+            return "-"
+        text = json.dumps(obj.outcome["announce"], indent=2, ensure_ascii=False)
+        return format_html("<pre>{}</pre>", text)
 
     @admin.display(description=_("headers"))
     def pretty_headers(self, obj: CallbackEvent) -> str:

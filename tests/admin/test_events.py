@@ -229,3 +229,18 @@ def test_events_are_found_by_their_number(admin_client):
 
     assert [event.pk for event in response.context["cl"].result_list] == [wanted.pk]
     assert other.pk != wanted.pk
+
+
+def test_an_events_page_shows_what_it_announced_with(admin_client, post):
+    post(
+        body("callbackAfterJoinGroupCommand", group_id="G1", user_ids=["u<1>"]),
+        "callbackAfterJoinGroupCommand",
+    )
+    event = CallbackEvent.objects.get()
+
+    page = admin_client.get(event_page(event)).content.decode()
+
+    group = IMGroup.objects.get()
+    assert "Announced with" in page
+    assert f"&quot;pk&quot;: {group.pk}" in page
+    assert "&quot;user_ids&quot;: [\n    &quot;u&lt;1&gt;&quot;" in page
