@@ -85,8 +85,8 @@ def admit(
     """Make ``users`` (user ID -> role level, or None: an ordinary member) members; return
     those who were not. A member's role changes when one is given."""
     now = timezone.now()
-    roles = {role is None for role in users.values()}
-    if sql.can_upsert(sql.db_of(group)) and len(roles) <= 1:
+    given = {role is not None for role in users.values()}  # one statement: all or none
+    if sql.can_upsert(sql.db_of(group)) and len(given) <= 1:
         rows = [
             Member(
                 group=group,
@@ -99,7 +99,7 @@ def admit(
             )
             for user_id, role in users.items()
         ]
-        return sql.upsert_members(rows, join=True, roles=roles == {False})
+        return sql.upsert_members(rows, join=True, roles=given == {True})
     return _admit_by_rows(group, event, users, how, event_time, now)
 
 

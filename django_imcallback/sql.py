@@ -344,7 +344,7 @@ def upsert(obj: models.Model, key: str) -> models.Model:
     the transaction ends (an ``ON CONFLICT DO UPDATE`` locks the row it updates)."""
     model, using = type(obj), db_of(obj)
     connection = connections[using]
-    if connection.vendor not in ("postgresql", "sqlite"):
+    if not can_upsert(using):
         model._default_manager.using(using).bulk_create([obj], ignore_conflicts=True)
         return (
             model._default_manager.using(using).select_for_update().get(**{key: getattr(obj, key)})

@@ -57,6 +57,22 @@ class Recorder:
 
 
 @pytest.fixture
+def recorder():
+    """Record a signal's sends for one test: ``recorder(signal).calls``."""
+
+    def connect(signal):
+        receiver = Recorder()
+        signal.connect(receiver, weak=False)
+        receivers.append((signal, receiver))
+        return receiver
+
+    receivers = []
+    yield connect
+    for signal, receiver in receivers:
+        signal.disconnect(receiver)
+
+
+@pytest.fixture
 def dismissed_signals():
     recorder = Recorder()
     group_dismissed.connect(recorder, weak=False)

@@ -34,7 +34,7 @@ from django_imcallback.signals import (
     group_owner_changed,
 )
 
-from ..conftest import SUCCESS, Recorder, assert_goes_on_unchanged, requires_postgres, send
+from ..conftest import SUCCESS, assert_goes_on_unchanged, requires_postgres, send
 from ..factories import DISMISS, CallbackEventFactory, group_body
 from ..handler_cases import HandlerContract
 
@@ -64,20 +64,6 @@ GROUP_COMMANDS = [c.name for c in registry.declarations() if c.family in ("group
 def members_of(group_id):
     group = IMGroup.objects.get(group_id=group_id)
     return set(group.members.filter(left_at__isnull=True).values_list("user_id", flat=True))
-
-
-@pytest.fixture
-def recorder():
-    def connect(signal):
-        receiver = Recorder()
-        signal.connect(receiver, weak=False)
-        receivers.append((signal, receiver))
-        return receiver
-
-    receivers = []
-    yield connect
-    for signal, receiver in receivers:
-        signal.disconnect(receiver)
 
 
 def member_row(m):

@@ -15,7 +15,7 @@ from django_imcallback.replay import replay_events
 from django_imcallback.signals import group_members_joined
 from django_imcallback.tasks import send_queued
 
-from ..conftest import Recorder, requires_postgres, send
+from ..conftest import requires_postgres, send
 from ..factories import DismissPayloadFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,11 +26,8 @@ JOIN = "callbackAfterJoinGroupCommand"
 
 
 @pytest.fixture
-def joined_signals():
-    recorder = Recorder()
-    group_members_joined.connect(recorder, weak=False)
-    yield recorder.calls
-    group_members_joined.disconnect(recorder)
+def joined_signals(recorder):
+    return recorder(group_members_joined).calls
 
 
 @pytest.fixture
